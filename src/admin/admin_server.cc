@@ -1,0 +1,58 @@
+#include "src/admin/admin_server.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace paymento::bridge {
+
+AdminServer::AdminServer(std::string host, int port, ReadinessCheck readiness)
+    : host_(std::move(host)),
+      requested_port_(port),
+      readiness_(std::move(readiness)) {
+  server_.new_task_queue = [] { return new httplib::ThreadPool(4); };
+  server_.set_tcp_nodelay(true);
+  server_.set_keep_alive_timeout(2);
+  server_.set_payload_max_length(4096);
+  server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"ok"})", "application/json");
+  });
+  server_.Get("/readyz", [this](const httplib::Request&,
+                                httplib::Response& res) {
+    absl::Status ready = readiness_();
+    if (ready.ok()) {
+      res.set_content(R"({"status":"ready"})", "application/json");
+      return;
+    }
+    res.status = 503;
+    res.set_content(nlohmann::json{{"status", "not ready"},
+                                   {"reason", std::string(ready.message())}}
+                        .dump(),
+                    "application/json");
+  });
+}
+
+AdminServer::~AdminServer() { Stop(); }
+
+absl::Status AdminServer::Start() {
+  if (requested_port_ == 0) {
+    port_ = server_.bind_to_any_port(host_);
+  } else if (server_.bind_to_port(host_, requested_port_)) {
+    port_ = requested_port_;
+  }
+  if (port_ <= 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen for admin HTTP on ", host_, ":", requested_port_,
+        ": the address is invalid or the port is in use"));
+  }
+  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  return absl::OkStatus();
+}
+
+void AdminServer::Stop() {
+  server_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace paymento::bridge

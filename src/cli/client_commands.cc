@@ -1,0 +1,275 @@
+// The client subcommands: `send-test` posts a signed sample webhook, `tail`
+// prints a live stream, `get` and `list` query events over gRPC.
+#include <httplib.h>
+
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "paymento/bridge/v1/event_service.grpc.pb.h"
+#include "src/cli/commands.h"
+#include "src/cli/sample_event.h"
+#include "src/config/flag_parser.h"
+#include "src/verification/secret_source.h"
+#include "src/verification/signature_verifier.h"
+
+namespace paymento::bridge {
+namespace {
+
+constexpr char kGrpcAddressHelp[] =
+    "Address of the bridge's gRPC API, host:port.";
+
+std::string ToJsonLine(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(message, &json, options)
+           .ok()) {
+    return R"({"error":"event cannot be printed as JSON"})";
+  }
+  return json;
+}
+
+// Parses the flags of a client command; prints usage or the error and
+// returns false when the command must stop with `exit_code`.
+bool ParseClientFlags(FlagParser& parser, const std::vector<std::string>& args,
+                      const std::string& usage, int* exit_code) {
+  parser.AddSwitch("help", "Print this help and exit.");
+  absl::Status parsed = parser.Parse(args);
+  if (!parsed.ok()) {
+    std::cerr << parsed.message() << "\n";
+    *exit_code = 2;
+    return false;
+  }
+  if (parser.IsSet("help")) {
+    std::cout << usage << "\nflags:\n" << parser.Usage();
+    *exit_code = 0;
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<v1::EventService::Stub> Connect(const std::string& address) {
+  return v1::EventService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+}
+
+int ReportRpcError(const std::string& rpc, const grpc::Status& status,
+                   const std::string& address) {
+  std::cerr << rpc << " failed: " << status.error_message() << " (code "
+            << status.error_code() << ", address " << address << ")\n";
+  return 1;
+}
+
+std::vector<std::string> SplitTypes(const std::string& types) {
+  return absl::StrSplit(types, ',', absl::SkipWhitespace());
+}
+
+}  // namespace
+
+int RunSendTest(const std::vector<std::string>& args) {
+  FlagParser parser(ProcessEnvironment());
+  parser.Add("type", "payment_link.paid",
+             "Event type to send; any string is accepted.");
+  parser.Add("url", "http://127.0.0.1:8080/webhook", "Webhook URL to post to.");
+  parser.Add("scheme", "body",
+             "Signature scheme: body (HMAC of the body) or header (HMAC of "
+             "id:type:timestamp).");
+  parser.Add("id", "", "Event id; a new random id when empty.");
+  int exit_code = 0;
+  if (!ParseClientFlags(parser, args,
+                        "usage: paymento-bridge send-test [--type TYPE] "
+                        "[--url URL]\n\nSigns with the first secret of "
+                        "PAYMENTO_WEBHOOK_SECRET or PAYMENTO_WEBHOOK_SECRET_FILE.",
+                        &exit_code)) {
+    return exit_code;
+  }
+  absl::StatusOr<std::unique_ptr<SecretSource>> secrets =
+      SecretSource::FromEnvironment("PAYMENTO_WEBHOOK_SECRET", true);
+  if (!secrets.ok()) {
+    std::cerr << secrets.status().message() << "\n";
+    return 2;
+  }
+  const std::string secret = (*secrets)->Current()->secrets().front().value;
+  const std::string& scheme = parser.Get("scheme");
+  if (scheme != "body" && scheme != "header") {
+    std::cerr << "invalid --scheme \"" << scheme << "\": use body or header\n";
+    return 2;
+  }
+
+  std::string id = parser.Get("id").empty() ? NewTestEventId()
+                                            : parser.Get("id");
+  const std::string& type = parser.Get("type");
+  absl::Time now = absl::Now();
+  std::string body = SampleWebhookBody(type, id, now);
+  std::string timestamp = absl::StrCat(absl::ToUnixSeconds(now));
+  std::string signature =
+      scheme == "body"
+          ? HmacSha256Hex(secret, body)
+          : HmacSha256Hex(secret, absl::StrCat(id, ":", type, ":", timestamp));
+
+  const std::string& url = parser.Get("url");
+  size_t path_start = url.find('/', url.find("://") + 3);
+  if (url.find("://") == std::string::npos || path_start == std::string::npos) {
+    std::cerr << "invalid --url \"" << url
+              << "\": use http://HOST:PORT/PATH\n";
+    return 2;
+  }
+  httplib::Client client(url.substr(0, path_start));
+  client.set_connection_timeout(5);
+  client.set_read_timeout(10);
+  httplib::Headers headers = {{"X-Paymento-Signature", signature},
+                              {"X-Paymento-Timestamp", timestamp},
+                              {"X-Paymento-Event-Id", id},
+                              {"X-Paymento-Event-Type", type}};
+  httplib::Result result =
+      client.Post(url.substr(path_start), headers, body, "application/json");
+  if (!result) {
+    std::cerr << "POST " << url << " failed: "
+              << httplib::to_string(result.error()) << "\n";
+    return 1;
+  }
+  std::cout << "POST " << url << " event_id=" << id << " type=" << type
+            << "\n" << result->status << " " << result->body << "\n";
+  return result->status == 200 ? 0 : 1;
+}
+
+int RunTail(const std::vector<std::string>& args) {
+  FlagParser parser(ProcessEnvironment());
+  parser.Add("grpc-address", "127.0.0.1:50051", kGrpcAddressHelp);
+  parser.Add("types", "",
+             "Comma-separated types or prefixes such as 'payment_link.*'; "
+             "empty means every type.");
+  parser.Add("from", "latest",
+             "Where to start: latest, earliest, or a sequence number "
+             "(exclusive).");
+  int exit_code = 0;
+  if (!ParseClientFlags(parser, args,
+                        "usage: paymento-bridge tail [--types T,...] "
+                        "[--from earliest|latest|SEQ]\n\nPrints one JSON "
+                        "object per event on stdout.",
+                        &exit_code)) {
+    return exit_code;
+  }
+  v1::SubscribeRequest request;
+  for (const std::string& type : SplitTypes(parser.Get("types"))) {
+    request.add_event_types(type);
+  }
+  const std::string& from = parser.Get("from");
+  int64_t sequence = 0;
+  if (from == "earliest") {
+    request.set_position(v1::START_POSITION_EARLIEST);
+  } else if (from == "latest") {
+    request.set_position(v1::START_POSITION_LATEST);
+  } else if (absl::SimpleAtoi(from, &sequence) && sequence >= 0) {
+    request.set_after_sequence(sequence);
+  } else {
+    std::cerr << "invalid --from \"" << from
+              << "\": use latest, earliest or a sequence number\n";
+    return 2;
+  }
+
+  const std::string& address = parser.Get("grpc-address");
+  std::unique_ptr<v1::EventService::Stub> stub = Connect(address);
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
+      stub->Subscribe(&context, request);
+  v1::SubscribeResponse response;
+  while (reader->Read(&response)) {
+    for (const v1::Delivery& delivery : response.deliveries()) {
+      std::cout << ToJsonLine(delivery.event()) << std::endl;
+    }
+  }
+  return ReportRpcError("Subscribe", reader->Finish(), address);
+}
+
+int RunGet(const std::vector<std::string>& args) {
+  FlagParser parser(ProcessEnvironment());
+  parser.Add("grpc-address", "127.0.0.1:50051", kGrpcAddressHelp);
+  parser.Add("sequence", "", "Look the event up by sequence number instead.");
+  int exit_code = 0;
+  if (!ParseClientFlags(parser, args,
+                        "usage: paymento-bridge get EVENT_ID | --sequence N",
+                        &exit_code)) {
+    return exit_code;
+  }
+  v1::GetEventRequest request;
+  int64_t sequence = 0;
+  if (!parser.Get("sequence").empty()) {
+    if (!absl::SimpleAtoi(parser.Get("sequence"), &sequence)) {
+      std::cerr << "invalid --sequence \"" << parser.Get("sequence")
+                << "\": use a number\n";
+      return 2;
+    }
+    request.set_sequence(sequence);
+  } else if (parser.positional().size() == 1) {
+    request.set_id(parser.positional().front());
+  } else {
+    std::cerr << "usage: paymento-bridge get EVENT_ID | --sequence N\n";
+    return 2;
+  }
+  const std::string& address = parser.Get("grpc-address");
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  v1::EventStatus status;
+  grpc::Status rpc = Connect(address)->GetEvent(&context, request, &status);
+  if (!rpc.ok()) return ReportRpcError("GetEvent", rpc, address);
+  std::cout << ToJsonLine(status) << "\n";
+  return 0;
+}
+
+int RunList(const std::vector<std::string>& args) {
+  FlagParser parser(ProcessEnvironment());
+  parser.Add("grpc-address", "127.0.0.1:50051", kGrpcAddressHelp);
+  parser.Add("types", "", "Comma-separated types or prefixes.");
+  parser.Add("email", "", "Customer e-mail address.");
+  parser.Add("payment-link", "", "Payment link id.");
+  parser.Add("page-size", "100", "Events per page, at most 1000.");
+  parser.Add("page-token", "", "Token printed after the previous page.");
+  int exit_code = 0;
+  if (!ParseClientFlags(parser, args, "usage: paymento-bridge list [flags]",
+                        &exit_code)) {
+    return exit_code;
+  }
+  v1::ListEventsRequest request;
+  for (const std::string& type : SplitTypes(parser.Get("types"))) {
+    request.add_event_types(type);
+  }
+  request.set_customer_email(parser.Get("email"));
+  request.set_payment_link_id(parser.Get("payment-link"));
+  request.set_page_token(parser.Get("page-token"));
+  int page_size = 0;
+  if (!absl::SimpleAtoi(parser.Get("page-size"), &page_size)) {
+    std::cerr << "invalid --page-size \"" << parser.Get("page-size")
+              << "\": use a number from 1 to 1000\n";
+    return 2;
+  }
+  request.set_page_size(page_size);
+
+  const std::string& address = parser.Get("grpc-address");
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(30));
+  v1::ListEventsResponse response;
+  grpc::Status rpc = Connect(address)->ListEvents(&context, request, &response);
+  if (!rpc.ok()) return ReportRpcError("ListEvents", rpc, address);
+  for (const v1::Event& event : response.events()) {
+    std::cout << ToJsonLine(event) << "\n";
+  }
+  if (!response.next_page_token().empty()) {
+    std::cerr << "next page: --page-token " << response.next_page_token()
+              << "\n";
+  }
+  return 0;
+}
+
+}  // namespace paymento::bridge

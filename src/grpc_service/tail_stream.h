@@ -1,0 +1,100 @@
+// TailStream: the server side of one Subscribe stream without a durable
+// subscription. It reads the store after its cursor, writes the matching
+// events oldest first, and when it has caught up waits on the
+// CommitNotifier. A slow client only delays its own stream: nothing here
+// holds a lock or a thread while a write is in flight.
+//
+// Lifetime: the reactor owns a reference to itself from Start until gRPC
+// calls OnDone; tasks on the executor and the timer hold their own
+// references, so the object outlives every callback that can reach it.
+#ifndef PAYMENTO_BRIDGE_SRC_GRPC_SERVICE_TAIL_STREAM_H_
+#define PAYMENTO_BRIDGE_SRC_GRPC_SERVICE_TAIL_STREAM_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "paymento/bridge/v1/event_service.pb.h"
+#include "src/store/event_store.h"
+#include "src/store/type_filter.h"
+#include "src/streaming/commit_notifier.h"
+#include "src/streaming/executor.h"
+#include "src/streaming/timer.h"
+
+namespace paymento::bridge {
+
+// Shared services every stream uses; owned by the server, outliving streams.
+struct StreamEnvironment {
+  EventStore* store = nullptr;
+  CommitNotifier* notifier = nullptr;
+  Executor* executor = nullptr;
+  Timer* timer = nullptr;
+};
+
+struct TailOptions {
+  TypeFilter filter;
+  // Events with a greater sequence are delivered.
+  int64_t cursor = 0;
+  absl::Duration heartbeat_interval = absl::Seconds(15);
+  std::string peer;
+};
+
+class TailStream : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
+                   public CommitWaiter,
+                   public std::enable_shared_from_this<TailStream> {
+ public:
+  // Creates and starts a stream; gRPC takes the returned reactor.
+  static grpc::ServerWriteReactor<v1::SubscribeResponse>* Start(
+      const StreamEnvironment& environment, TailOptions options);
+
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+  void Wake() override;
+
+  // Events read from the store per pump, and deliveries per response.
+  static constexpr int kReadBatch = 256;
+  static constexpr int kMaxDeliveriesPerResponse = 128;
+
+ private:
+  TailStream(const StreamEnvironment& environment, TailOptions options);
+
+  // What to do with the call once mu_ is released: gRPC may run reactions
+  // inline, so StartWrite and Finish are never called with mu_ held.
+  enum class Action { kNone, kWrite, kFinish };
+
+  void Pump();
+  void SchedulePumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ScheduleHeartbeat(absl::Time when);
+  void OnHeartbeatTimer();
+  // Marks the stream finished; returns kFinish the first time only.
+  Action FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Perform(Action action);
+
+  const StreamEnvironment environment_;
+  const TypeFilter filter_;
+  const absl::Duration heartbeat_interval_;
+  const std::string peer_;
+
+  absl::Mutex mu_;
+  int64_t cursor_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool pump_scheduled_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time last_write_ ABSL_GUARDED_BY(mu_);
+  // The response being written; gRPC reads it until OnWriteDone.
+  // Written only while writing_ is false, read by gRPC while it is true.
+  v1::SubscribeResponse response_;
+  grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<TailStream> self_;
+};
+
+}  // namespace paymento::bridge
+
+#endif  // PAYMENTO_BRIDGE_SRC_GRPC_SERVICE_TAIL_STREAM_H_

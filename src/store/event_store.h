@@ -1,0 +1,120 @@
+// EventStore: the durable log of verified events, the only source that
+// streams and queries read from.
+//
+// Contract shared by every implementation:
+// - Append returns only after the event is durable (fsync'd) or has failed.
+// - Sequence numbers are assigned in commit order and strictly increase, so a
+//   reader that has seen sequence N and later reads "after N" never misses an
+//   event that committed in between.
+// - An event id is stored once. Appending the same id again with the same body
+//   hash counts a duplicate; with another hash it is a conflict and nothing is
+//   written to the log.
+// - After each commit the store calls its CommitListener with the highest
+//   committed sequence, from the committing thread and without holding store
+//   locks, so the listener must not block.
+#ifndef PAYMENTO_BRIDGE_SRC_STORE_EVENT_STORE_H_
+#define PAYMENTO_BRIDGE_SRC_STORE_EVENT_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "paymento/bridge/v1/event.pb.h"
+
+namespace paymento::bridge {
+
+enum class AppendOutcome { kStored, kDuplicate, kConflict };
+
+struct AppendResult {
+  AppendOutcome outcome = AppendOutcome::kStored;
+  // The sequence of the stored event: the new one, or the first copy's for a
+  // duplicate or a conflict. 0 when a conflicting first copy was deleted by
+  // retention and only its tombstone remains.
+  int64_t sequence = 0;
+};
+
+// A request refused after its signature verified, kept with its exact bytes.
+struct QuarantineRecord {
+  int64_t id = 0;
+  absl::Time received_at;
+  std::string reason;
+  std::string route;
+  // Headers as "Name: value" lines, signature headers included: they are
+  // needed to re-verify the request and never logged.
+  std::string headers;
+  std::string body;
+  // Raw SHA-256 digest of `body`.
+  std::string body_sha256;
+  std::string event_id;
+};
+
+struct StoredEvent {
+  v1::Event event;
+  int64_t duplicate_count = 0;
+};
+
+// Filters for List. Empty fields do not filter.
+struct EventQuery {
+  std::vector<std::string> type_patterns;
+  std::optional<absl::Time> received_after;   // inclusive
+  std::optional<absl::Time> received_before;  // exclusive
+  std::string customer_email;
+  std::string payment_link_id;
+  int64_t after_sequence = 0;
+  int limit = 100;
+};
+
+using CommitListener = std::function<void(int64_t last_sequence)>;
+
+class EventStore {
+ public:
+  virtual ~EventStore() = default;
+
+  // Queues the event for the next group commit and returns a future that is
+  // ready once it is durable. `body_sha256` is the raw digest of the
+  // verified body. The event's sequence is assigned by the store.
+  // Fails with UNAVAILABLE when the store cannot write, and with
+  // RESOURCE_EXHAUSTED when too many appends are already waiting.
+  virtual std::future<absl::StatusOr<AppendResult>> Append(
+      v1::Event event, std::string body_sha256) = 0;
+
+  // Stores a refused request. A record with the same body hash and reason
+  // as an existing one is not stored twice; its id is returned instead.
+  virtual absl::StatusOr<int64_t> Quarantine(QuarantineRecord record) = 0;
+
+  // Returns up to `limit` events with a sequence greater than
+  // `after_sequence`, in sequence order.
+  virtual absl::StatusOr<std::vector<v1::Event>> ReadAfter(
+      int64_t after_sequence, int limit) = 0;
+
+  // Returns the sequence just before the first event received at or after
+  // `time`, so that ReadAfter of it starts there.
+  virtual absl::StatusOr<int64_t> SequenceBefore(absl::Time time) = 0;
+
+  // Highest committed sequence, 0 for an empty store.
+  virtual int64_t LastSequence() const = 0;
+
+  virtual absl::StatusOr<std::optional<StoredEvent>> GetById(
+      absl::string_view id) = 0;
+  virtual absl::StatusOr<std::optional<StoredEvent>> GetBySequence(
+      int64_t sequence) = 0;
+  virtual absl::StatusOr<std::vector<v1::Event>> List(
+      const EventQuery& query) = 0;
+
+  // Sets the function called after each commit. Call before the first
+  // Append.
+  virtual void SetCommitListener(CommitListener listener) = 0;
+
+  // Stops accepting appends, commits what is queued and closes the store.
+  virtual void Close() = 0;
+};
+
+}  // namespace paymento::bridge
+
+#endif  // PAYMENTO_BRIDGE_SRC_STORE_EVENT_STORE_H_

@@ -1,0 +1,497 @@
+#include "src/store/sqlite_event_store.h"
+
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_join.h"
+#include "src/logging/log.h"
+#include "src/store/sqlite_schema.h"
+#include "src/store/type_filter.h"
+
+namespace paymento::bridge {
+namespace {
+
+int64_t ToMicros(const google::protobuf::Timestamp& timestamp) {
+  return timestamp.seconds() * 1000000 + timestamp.nanos() / 1000;
+}
+
+absl::StatusOr<v1::Event> ParseEvent(absl::string_view blob) {
+  v1::Event event;
+  if (!event.ParseFromArray(blob.data(), static_cast<int>(blob.size()))) {
+    return absl::DataLossError("stored event does not parse");
+  }
+  return event;
+}
+
+// Escapes LIKE wildcards so that a prefix matches literally.
+std::string LikePrefix(absl::string_view prefix) {
+  std::string escaped;
+  for (char c : prefix) {
+    if (c == '%' || c == '_' || c == '\\') escaped.push_back('\\');
+    escaped.push_back(c);
+  }
+  escaped.push_back('%');
+  return escaped;
+}
+
+absl::Status CreateParentDirectory(const std::string& path) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) return absl::OkStatus();
+  std::error_code error;
+  std::filesystem::create_directories(parent, error);
+  if (error) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot create data directory ", parent.string(), ": ",
+        error.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+class SqliteEventStore::ReadLease {
+ public:
+  ReadLease(SqliteEventStore* store,
+            std::unique_ptr<SqliteConnection> connection)
+      : store_(store), connection_(std::move(connection)) {}
+  ReadLease(ReadLease&& other) noexcept = default;
+  ~ReadLease() {
+    if (connection_ != nullptr) store_->ReturnReader(std::move(connection_));
+  }
+  SqliteConnection* operator->() { return connection_.get(); }
+
+ private:
+  SqliteEventStore* store_;
+  std::unique_ptr<SqliteConnection> connection_;
+};
+
+SqliteEventStore::SqliteEventStore(std::string path,
+                                   SqliteStoreOptions options)
+    : path_(std::move(path)), options_(options) {}
+
+absl::StatusOr<std::unique_ptr<SqliteEventStore>> SqliteEventStore::Open(
+    const std::string& path, SqliteStoreOptions options) {
+  std::unique_ptr<SqliteEventStore> store(
+      new SqliteEventStore(path, options));
+  absl::Status initialized = store->Initialize();
+  if (!initialized.ok()) return initialized;
+  store->writer_thread_ = std::thread([raw = store.get()] {
+    raw->WriterLoop();
+  });
+  return store;
+}
+
+absl::Status SqliteEventStore::Initialize() {
+  absl::Status directory = CreateParentDirectory(path_);
+  if (!directory.ok()) return directory;
+
+  absl::MutexLock lock(&writer_mu_);
+  absl::StatusOr<std::unique_ptr<SqliteConnection>> writer =
+      SqliteConnection::Open(path_);
+  if (!writer.ok()) return writer.status();
+  writer_ = std::move(*writer);
+  // WAL lets readers run beside the writer; synchronous=FULL fsyncs the WAL
+  // on every commit, which is what makes a 200 answer durable.
+  for (const char* pragma :
+       {"PRAGMA busy_timeout=5000", "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+    absl::Status status = writer_->Execute(pragma);
+    if (!status.ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot initialize SQLite database ", path_, ": ",
+          status.message()));
+    }
+  }
+  absl::Status migrated = MigrateSqliteSchema(*writer_);
+  if (!migrated.ok()) return migrated;
+
+  absl::StatusOr<SqliteStatement> last = writer_->Prepare(
+      "SELECT last_sequence FROM sequence_counter WHERE id = 1");
+  if (!last.ok()) return last.status();
+  absl::StatusOr<bool> row = last->Step();
+  if (!row.ok()) return row.status();
+  last_sequence_.store(*row ? last->ColumnInt64(0) : 0);
+
+  absl::MutexLock readers_lock(&readers_mu_);
+  for (int i = 0; i < options_.read_connections; ++i) {
+    absl::StatusOr<std::unique_ptr<SqliteConnection>> reader =
+        SqliteConnection::Open(path_);
+    if (!reader.ok()) return reader.status();
+    absl::Status timeout = (*reader)->Execute("PRAGMA busy_timeout=5000");
+    if (!timeout.ok()) return timeout;
+    readers_.push_back(std::move(*reader));
+  }
+  return absl::OkStatus();
+}
+
+SqliteEventStore::~SqliteEventStore() { Close(); }
+
+void SqliteEventStore::Close() {
+  {
+    absl::MutexLock lock(&queue_mu_);
+    if (closing_ && !writer_thread_.joinable()) return;
+    closing_ = true;
+  }
+  if (writer_thread_.joinable()) writer_thread_.join();
+}
+
+void SqliteEventStore::SetCommitListener(CommitListener listener) {
+  absl::MutexLock lock(&queue_mu_);
+  listener_ = std::move(listener);
+}
+
+std::future<absl::StatusOr<AppendResult>> SqliteEventStore::Append(
+    v1::Event event, std::string body_sha256) {
+  PendingAppend pending;
+  pending.event = std::move(event);
+  pending.body_sha256 = std::move(body_sha256);
+  std::future<absl::StatusOr<AppendResult>> future =
+      pending.promise.get_future();
+
+  absl::MutexLock lock(&queue_mu_);
+  if (closing_) {
+    pending.promise.set_value(
+        absl::UnavailableError("store is closing: retry later"));
+  } else if (queue_.size() >= options_.max_pending_appends) {
+    pending.promise.set_value(absl::ResourceExhaustedError(absl::StrCat(
+        "store overloaded: ", queue_.size(), " appends waiting for commit")));
+  } else {
+    queue_.push_back(std::move(pending));
+  }
+  return future;
+}
+
+void SqliteEventStore::WriterLoop() {
+  for (;;) {
+    std::vector<PendingAppend> batch;
+    CommitListener listener;
+    {
+      absl::MutexLock lock(&queue_mu_);
+      queue_mu_.Await(absl::Condition(
+          +[](SqliteEventStore* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return !self->queue_.empty() || self->closing_;
+          },
+          this));
+      if (queue_.empty() && closing_) break;
+      while (!queue_.empty() && batch.size() < options_.max_batch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      listener = listener_;
+    }
+
+    absl::StatusOr<int64_t> committed;
+    {
+      absl::MutexLock lock(&writer_mu_);
+      committed = CommitBatch(batch);
+    }
+    ReportWriteHealth(committed.status());
+    int64_t previous = last_sequence_.load();
+    if (committed.ok()) last_sequence_.store(*committed);
+    for (PendingAppend& pending : batch) {
+      pending.promise.set_value(committed.ok() ? pending.result
+                                               : committed.status());
+    }
+    if (committed.ok() && *committed != previous && listener) {
+      listener(*committed);
+    }
+  }
+}
+
+absl::StatusOr<int64_t> SqliteEventStore::CommitBatch(
+    std::vector<PendingAppend>& batch) {
+  absl::Status begun = writer_->Execute("BEGIN IMMEDIATE");
+  if (!begun.ok()) return begun;
+  int64_t next_sequence = last_sequence_.load() + 1;
+  for (PendingAppend& pending : batch) {
+    absl::Status appended = AppendOneLocked(pending, next_sequence);
+    if (!appended.ok()) {
+      writer_->Execute("ROLLBACK").IgnoreError();
+      return appended;
+    }
+  }
+  int64_t last = next_sequence - 1;
+  absl::Status status = SaveLastSequenceLocked(last);
+  if (status.ok()) status = writer_->Execute("COMMIT");
+  if (!status.ok()) {
+    writer_->Execute("ROLLBACK").IgnoreError();
+    return status;
+  }
+  return last;
+}
+
+absl::Status SqliteEventStore::SaveLastSequenceLocked(int64_t last) {
+  absl::StatusOr<SqliteStatement> counter = writer_->Prepare(
+      "UPDATE sequence_counter SET last_sequence = ?1 WHERE id = 1");
+  if (!counter.ok()) return counter.status();
+  counter->BindInt64(1, last);
+  return counter->Run();
+}
+
+absl::Status SqliteEventStore::AppendOneLocked(PendingAppend& pending,
+                                               int64_t& next_sequence) {
+  absl::StatusOr<SqliteStatement> lookup = writer_->Prepare(
+      "SELECT sequence, body_sha256 FROM event_ids WHERE event_id = ?1");
+  if (!lookup.ok()) return lookup.status();
+  lookup->BindText(1, pending.event.id());
+  absl::StatusOr<bool> found = lookup->Step();
+  if (!found.ok()) return found.status();
+  if (*found) {
+    int64_t first_sequence = lookup->ColumnInt64(0);
+    bool same_body = lookup->ColumnBlob(1) == pending.body_sha256;
+    if (!same_body) {
+      pending.result = AppendResult{AppendOutcome::kConflict, first_sequence};
+      return absl::OkStatus();
+    }
+    absl::StatusOr<SqliteStatement> bump = writer_->Prepare(
+        "UPDATE event_ids SET duplicate_count = duplicate_count + 1"
+        " WHERE event_id = ?1");
+    if (!bump.ok()) return bump.status();
+    bump->BindText(1, pending.event.id());
+    absl::Status bumped = bump->Run();
+    if (!bumped.ok()) return bumped;
+    pending.result = AppendResult{AppendOutcome::kDuplicate, first_sequence};
+    return absl::OkStatus();
+  }
+
+  int64_t sequence = next_sequence;
+  pending.event.set_sequence(sequence);
+  std::string blob;
+  pending.event.SerializeToString(&blob);
+  int64_t received_us = ToMicros(pending.event.received_at());
+
+  absl::StatusOr<SqliteStatement> insert = writer_->Prepare(
+      "INSERT INTO events (sequence, event_id, type, received_at_us,"
+      " customer_email, payment_link_id, event)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  if (!insert.ok()) return insert.status();
+  insert->BindInt64(1, sequence);
+  insert->BindText(2, pending.event.id());
+  insert->BindText(3, pending.event.type());
+  insert->BindInt64(4, received_us);
+  insert->BindText(5, absl::AsciiStrToLower(pending.event.customer().email()));
+  insert->BindText(6, pending.event.payment_link().id());
+  insert->BindBlob(7, blob);
+  absl::Status inserted = insert->Run();
+  if (!inserted.ok()) return inserted;
+
+  absl::StatusOr<SqliteStatement> remember = writer_->Prepare(
+      "INSERT INTO event_ids (event_id, sequence, body_sha256,"
+      " first_received_us) VALUES (?1, ?2, ?3, ?4)");
+  if (!remember.ok()) return remember.status();
+  remember->BindText(1, pending.event.id());
+  remember->BindInt64(2, sequence);
+  remember->BindBlob(3, pending.body_sha256);
+  remember->BindInt64(4, received_us);
+  absl::Status remembered = remember->Run();
+  if (!remembered.ok()) return remembered;
+
+  pending.result = AppendResult{AppendOutcome::kStored, sequence};
+  ++next_sequence;
+  return absl::OkStatus();
+}
+
+// Logs once per change between failing and working writes, not per request.
+void SqliteEventStore::ReportWriteHealth(const absl::Status& status) {
+  bool healthy = status.ok();
+  if (write_healthy_.exchange(healthy) == healthy) return;
+  if (healthy) {
+    logging::Info("store writes recovered", {{"store", "sqlite"}});
+  } else {
+    logging::Error("store writes failing",
+                   {{"store", "sqlite"}, {"error", std::string(status.message())}});
+  }
+}
+
+absl::StatusOr<int64_t> SqliteEventStore::Quarantine(QuarantineRecord record) {
+  absl::MutexLock lock(&writer_mu_);
+  absl::StatusOr<SqliteStatement> insert = writer_->Prepare(
+      "INSERT INTO quarantine (received_at_us, reason, route, event_id,"
+      " headers, body, body_sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+      " ON CONFLICT (body_sha256, reason) DO NOTHING");
+  if (!insert.ok()) return insert.status();
+  insert->BindInt64(1, absl::ToUnixMicros(record.received_at));
+  insert->BindText(2, record.reason);
+  insert->BindText(3, record.route);
+  insert->BindText(4, record.event_id);
+  insert->BindText(5, record.headers);
+  insert->BindBlob(6, record.body);
+  insert->BindBlob(7, record.body_sha256);
+  absl::Status inserted = insert->Run();
+  if (!inserted.ok()) return inserted;
+
+  absl::StatusOr<SqliteStatement> lookup = writer_->Prepare(
+      "SELECT id FROM quarantine WHERE body_sha256 = ?1 AND reason = ?2");
+  if (!lookup.ok()) return lookup.status();
+  lookup->BindBlob(1, record.body_sha256);
+  lookup->BindText(2, record.reason);
+  absl::StatusOr<bool> row = lookup->Step();
+  if (!row.ok()) return row.status();
+  return lookup->ColumnInt64(0);
+}
+
+absl::StatusOr<SqliteEventStore::ReadLease> SqliteEventStore::BorrowReader() {
+  absl::MutexLock lock(&readers_mu_);
+  readers_mu_.Await(absl::Condition(
+      +[](std::vector<std::unique_ptr<SqliteConnection>>* readers) {
+        return !readers->empty();
+      },
+      &readers_));
+  std::unique_ptr<SqliteConnection> connection = std::move(readers_.back());
+  readers_.pop_back();
+  return ReadLease(this, std::move(connection));
+}
+
+void SqliteEventStore::ReturnReader(
+    std::unique_ptr<SqliteConnection> connection) {
+  absl::MutexLock lock(&readers_mu_);
+  readers_.push_back(std::move(connection));
+}
+
+absl::StatusOr<std::vector<v1::Event>> SqliteEventStore::ReadAfter(
+    int64_t after_sequence, int limit) {
+  absl::StatusOr<ReadLease> reader = BorrowReader();
+  if (!reader.ok()) return reader.status();
+  absl::StatusOr<SqliteStatement> query = (*reader)->Prepare(
+      "SELECT event FROM events WHERE sequence > ?1 ORDER BY sequence"
+      " LIMIT ?2");
+  if (!query.ok()) return query.status();
+  query->BindInt64(1, after_sequence);
+  query->BindInt64(2, limit);
+  std::vector<v1::Event> events;
+  for (;;) {
+    absl::StatusOr<bool> row = query->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    absl::StatusOr<v1::Event> event = ParseEvent(query->ColumnBlob(0));
+    if (!event.ok()) return event.status();
+    events.push_back(std::move(*event));
+  }
+  return events;
+}
+
+absl::StatusOr<int64_t> SqliteEventStore::SequenceBefore(absl::Time time) {
+  absl::StatusOr<ReadLease> reader = BorrowReader();
+  if (!reader.ok()) return reader.status();
+  absl::StatusOr<SqliteStatement> query = (*reader)->Prepare(
+      "SELECT MIN(sequence) FROM events WHERE received_at_us >= ?1");
+  if (!query.ok()) return query.status();
+  query->BindInt64(1, absl::ToUnixMicros(time));
+  absl::StatusOr<bool> row = query->Step();
+  if (!row.ok()) return row.status();
+  if (!*row || query->ColumnIsNull(0)) return LastSequence();
+  return query->ColumnInt64(0) - 1;
+}
+
+absl::StatusOr<std::optional<StoredEvent>> SqliteEventStore::GetWhere(
+    const std::string& sql, int64_t sequence, absl::string_view id) {
+  absl::StatusOr<ReadLease> reader = BorrowReader();
+  if (!reader.ok()) return reader.status();
+  absl::StatusOr<SqliteStatement> query = (*reader)->Prepare(sql);
+  if (!query.ok()) return query.status();
+  if (id.empty()) {
+    query->BindInt64(1, sequence);
+  } else {
+    query->BindText(1, id);
+  }
+  absl::StatusOr<bool> row = query->Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::nullopt;
+  absl::StatusOr<v1::Event> event = ParseEvent(query->ColumnBlob(0));
+  if (!event.ok()) return event.status();
+  StoredEvent stored;
+  stored.event = std::move(*event);
+  stored.duplicate_count = query->ColumnInt64(1);
+  return stored;
+}
+
+absl::StatusOr<std::optional<StoredEvent>> SqliteEventStore::GetById(
+    absl::string_view id) {
+  if (id.empty()) return std::nullopt;
+  return GetWhere(
+      "SELECT e.event, i.duplicate_count FROM event_ids i"
+      " JOIN events e ON e.sequence = i.sequence WHERE i.event_id = ?1",
+      0, id);
+}
+
+absl::StatusOr<std::optional<StoredEvent>> SqliteEventStore::GetBySequence(
+    int64_t sequence) {
+  return GetWhere(
+      "SELECT e.event, COALESCE(i.duplicate_count, 0) FROM events e"
+      " LEFT JOIN event_ids i ON i.event_id = e.event_id"
+      " WHERE e.sequence = ?1",
+      sequence, "");
+}
+
+absl::StatusOr<std::vector<v1::Event>> SqliteEventStore::List(
+    const EventQuery& query) {
+  absl::StatusOr<TypeFilter> filter = TypeFilter::Create(query.type_patterns);
+  if (!filter.ok()) return filter.status();
+
+  // Values are bound, never spliced into the SQL; only the shape of the
+  // WHERE clause varies, so each shape is prepared and cached once.
+  std::vector<std::string> conditions = {"sequence > ?"};
+  std::vector<std::string> type_terms;
+  std::vector<std::string> type_values;
+  if (!filter->MatchesAll()) {
+    for (const std::string& type : filter->exact_types()) {
+      type_terms.push_back("type = ?");
+      type_values.push_back(type);
+    }
+    for (const std::string& prefix : filter->prefixes()) {
+      type_terms.push_back("type LIKE ? ESCAPE '\\'");
+      type_values.push_back(LikePrefix(prefix));
+    }
+    conditions.push_back(
+        absl::StrCat("(", absl::StrJoin(type_terms, " OR "), ")"));
+  }
+  if (query.received_after) conditions.push_back("received_at_us >= ?");
+  if (query.received_before) conditions.push_back("received_at_us < ?");
+  if (!query.customer_email.empty()) conditions.push_back("customer_email = ?");
+  if (!query.payment_link_id.empty()) {
+    conditions.push_back("payment_link_id = ?");
+  }
+  std::string sql =
+      absl::StrCat("SELECT event FROM events WHERE ",
+                   absl::StrJoin(conditions, " AND "),
+                   " ORDER BY sequence LIMIT ?");
+
+  absl::StatusOr<ReadLease> reader = BorrowReader();
+  if (!reader.ok()) return reader.status();
+  absl::StatusOr<SqliteStatement> statement = (*reader)->Prepare(sql);
+  if (!statement.ok()) return statement.status();
+  int index = 1;
+  statement->BindInt64(index++, query.after_sequence);
+  for (const std::string& value : type_values) {
+    statement->BindText(index++, value);
+  }
+  if (query.received_after) {
+    statement->BindInt64(index++, absl::ToUnixMicros(*query.received_after));
+  }
+  if (query.received_before) {
+    statement->BindInt64(index++, absl::ToUnixMicros(*query.received_before));
+  }
+  if (!query.customer_email.empty()) {
+    statement->BindText(index++, absl::AsciiStrToLower(query.customer_email));
+  }
+  if (!query.payment_link_id.empty()) {
+    statement->BindText(index++, query.payment_link_id);
+  }
+  statement->BindInt64(index++, query.limit);
+
+  std::vector<v1::Event> events;
+  for (;;) {
+    absl::StatusOr<bool> row = statement->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    absl::StatusOr<v1::Event> event = ParseEvent(statement->ColumnBlob(0));
+    if (!event.ok()) return event.status();
+    events.push_back(std::move(*event));
+  }
+  return events;
+}
+
+}  // namespace paymento::bridge

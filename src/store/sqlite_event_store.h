@@ -1,0 +1,115 @@
+// SqliteEventStore: the embedded EventStore, one SQLite file in WAL mode.
+//
+// Appends go to a queue that one writer thread drains: each drain is one
+// transaction (group commit), so concurrent requests share one fsync.
+// `synchronous=FULL` makes every commit durable before Append's future is
+// ready. Reads use a small pool of separate connections, which WAL lets run
+// beside the writer; each read is one short statement, so checkpoints are
+// never held back for long.
+#ifndef PAYMENTO_BRIDGE_SRC_STORE_SQLITE_EVENT_STORE_H_
+#define PAYMENTO_BRIDGE_SRC_STORE_SQLITE_EVENT_STORE_H_
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "src/store/event_store.h"
+#include "src/store/sqlite_connection.h"
+
+namespace paymento::bridge {
+
+struct SqliteStoreOptions {
+  // Appends waiting for a commit beyond which Append fails fast with
+  // RESOURCE_EXHAUSTED instead of queueing more work.
+  size_t max_pending_appends = 20000;
+  // Upper bound on events in one transaction.
+  size_t max_batch = 1024;
+  int read_connections = 4;
+};
+
+class SqliteEventStore : public EventStore {
+ public:
+  // Opens or creates the database at `path`, creating its directory, and
+  // applies schema migrations.
+  static absl::StatusOr<std::unique_ptr<SqliteEventStore>> Open(
+      const std::string& path, SqliteStoreOptions options = {});
+  ~SqliteEventStore() override;
+
+  std::future<absl::StatusOr<AppendResult>> Append(
+      v1::Event event, std::string body_sha256) override;
+  absl::StatusOr<int64_t> Quarantine(QuarantineRecord record) override;
+  absl::StatusOr<std::vector<v1::Event>> ReadAfter(int64_t after_sequence,
+                                                   int limit) override;
+  absl::StatusOr<int64_t> SequenceBefore(absl::Time time) override;
+  int64_t LastSequence() const override { return last_sequence_.load(); }
+  absl::StatusOr<std::optional<StoredEvent>> GetById(
+      absl::string_view id) override;
+  absl::StatusOr<std::optional<StoredEvent>> GetBySequence(
+      int64_t sequence) override;
+  absl::StatusOr<std::vector<v1::Event>> List(
+      const EventQuery& query) override;
+  void SetCommitListener(CommitListener listener) override;
+  void Close() override;
+
+ private:
+  struct PendingAppend {
+    v1::Event event;
+    std::string body_sha256;
+    std::promise<absl::StatusOr<AppendResult>> promise;
+    absl::StatusOr<AppendResult> result = AppendResult{};
+  };
+
+  // A read connection borrowed from the pool, returned on destruction.
+  class ReadLease;
+
+  SqliteEventStore(std::string path, SqliteStoreOptions options);
+
+  absl::Status Initialize();
+  void WriterLoop();
+  // Commits `batch` in one transaction and fills each entry's result.
+  // Returns the new last sequence, or an error after rolling back.
+  absl::StatusOr<int64_t> CommitBatch(std::vector<PendingAppend>& batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
+  absl::Status AppendOneLocked(PendingAppend& pending, int64_t& next_sequence)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
+  absl::Status SaveLastSequenceLocked(int64_t last)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
+  void ReportWriteHealth(const absl::Status& status);
+
+  absl::StatusOr<ReadLease> BorrowReader();
+  void ReturnReader(std::unique_ptr<SqliteConnection> connection);
+  absl::StatusOr<std::optional<StoredEvent>> GetWhere(const std::string& sql,
+                                                      int64_t sequence,
+                                                      absl::string_view id);
+
+  const std::string path_;
+  const SqliteStoreOptions options_;
+  std::atomic<int64_t> last_sequence_{0};
+  std::atomic<bool> write_healthy_{true};
+
+  // Guards the queue between request threads and the writer thread.
+  absl::Mutex queue_mu_;
+  std::deque<PendingAppend> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool closing_ ABSL_GUARDED_BY(queue_mu_) = false;
+  CommitListener listener_ ABSL_GUARDED_BY(queue_mu_);
+
+  // Held by the writer thread for each transaction and by Quarantine, the
+  // only other writer.
+  absl::Mutex writer_mu_;
+  std::unique_ptr<SqliteConnection> writer_ ABSL_GUARDED_BY(writer_mu_);
+
+  absl::Mutex readers_mu_;
+  std::vector<std::unique_ptr<SqliteConnection>> readers_
+      ABSL_GUARDED_BY(readers_mu_);
+
+  std::thread writer_thread_;
+};
+
+}  // namespace paymento::bridge
+
+#endif  // PAYMENTO_BRIDGE_SRC_STORE_SQLITE_EVENT_STORE_H_

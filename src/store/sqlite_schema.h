@@ -1,0 +1,15 @@
+// Versioned schema migrations for the SQLite store. Each migration runs once,
+// in order, inside one transaction, and is recorded in schema_migrations.
+#ifndef PAYMENTO_BRIDGE_SRC_STORE_SQLITE_SCHEMA_H_
+#define PAYMENTO_BRIDGE_SRC_STORE_SQLITE_SCHEMA_H_
+
+#include "absl/status/status.h"
+#include "src/store/sqlite_connection.h"
+
+namespace paymento::bridge {
+
+absl::Status MigrateSqliteSchema(SqliteConnection& connection);
+
+}  // namespace paymento::bridge
+
+#endif  // PAYMENTO_BRIDGE_SRC_STORE_SQLITE_SCHEMA_H_

@@ -1,0 +1,344 @@
+// End-to-end tests against the real paymento-bridge binary: signed webhooks
+// posted over HTTP, received on real gRPC streams, and found again after a
+// restart.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "paymento/bridge/v1/event_service.grpc.pb.h"
+#include "src/cli/sample_event.h"
+#include "src/verification/signature_verifier.h"
+#include "tests/testing/bridge_process.h"
+
+namespace paymento::bridge {
+namespace {
+
+using ::paymento::bridge::test_support::BridgeOptions;
+using ::paymento::bridge::test_support::BridgeProcess;
+
+constexpr char kSecret[] = "whsec_end_to_end_test";
+
+BridgeOptions DefaultOptions() {
+  BridgeOptions options;
+  options.environment["PAYMENTO_WEBHOOK_SECRET"] = kSecret;
+  return options;
+}
+
+httplib::Result PostSigned(const BridgeProcess& bridge,
+                           const std::string& body,
+                           const std::string& signature) {
+  httplib::Client client(bridge.http_base());
+  client.set_read_timeout(10);
+  httplib::Headers headers = {{"X-Paymento-Signature", signature}};
+  return client.Post("/webhook", headers, body, "application/json");
+}
+
+httplib::Result PostEvent(const BridgeProcess& bridge, const std::string& type,
+                          const std::string& id) {
+  std::string body = SampleWebhookBody(type, id, absl::Now());
+  return PostSigned(bridge, body, HmacSha256Hex(kSecret, body));
+}
+
+std::unique_ptr<v1::EventService::Stub> Stub(const BridgeProcess& bridge) {
+  return v1::EventService::NewStub(grpc::CreateChannel(
+      bridge.grpc_address(), grpc::InsecureChannelCredentials()));
+}
+
+// Reads deliveries from a stream until `count` events arrived or the
+// deadline passes; heartbeats are skipped.
+std::vector<v1::Event> ReadEvents(
+    grpc::ClientReader<v1::SubscribeResponse>& reader, size_t count) {
+  std::vector<v1::Event> events;
+  v1::SubscribeResponse response;
+  while (events.size() < count && reader.Read(&response)) {
+    for (const v1::Delivery& delivery : response.deliveries()) {
+      events.push_back(delivery.event());
+    }
+  }
+  return events;
+}
+
+class EndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bridge_ = std::make_unique<BridgeProcess>(DefaultOptions());
+    ASSERT_TRUE(bridge_->Start().ok()) << bridge_->Output();
+  }
+
+  std::unique_ptr<BridgeProcess> bridge_;
+};
+
+TEST_F(EndToEndTest, DeliversWebhooksFilteredByType) {
+  auto stub = Stub(*bridge_);
+  grpc::ClientContext links_context;
+  links_context.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::seconds(20));
+  v1::SubscribeRequest links_request;
+  links_request.add_event_types("payment_link.*");
+  links_request.set_position(v1::START_POSITION_EARLIEST);
+  auto links = stub->Subscribe(&links_context, links_request);
+
+  grpc::ClientContext renewals_context;
+  renewals_context.set_deadline(std::chrono::system_clock::now() +
+                                std::chrono::seconds(20));
+  v1::SubscribeRequest renewals_request;
+  renewals_request.add_event_types("subscription.renewed");
+  renewals_request.set_position(v1::START_POSITION_EARLIEST);
+  auto renewals = stub->Subscribe(&renewals_context, renewals_request);
+
+  for (const auto& [type, id] : std::vector<std::pair<std::string, std::string>>{
+           {"payment_link.paid", "evt_e2e_paid"},
+           {"subscription.renewed", "evt_e2e_renewed"},
+           {"payment_link.failed", "evt_e2e_failed"},
+           {"subscription.reminder_sent", "evt_e2e_reminder"}}) {
+    httplib::Result result = PostEvent(*bridge_, type, id);
+    ASSERT_TRUE(result) << httplib::to_string(result.error());
+    EXPECT_EQ(result->status, 200) << result->body;
+    EXPECT_EQ(result->body, R"({"received":true})");
+  }
+
+  std::vector<v1::Event> link_events = ReadEvents(*links, 2);
+  ASSERT_EQ(link_events.size(), 2u);
+  EXPECT_EQ(link_events[0].id(), "evt_e2e_paid");
+  EXPECT_EQ(link_events[0].known_type(), v1::EVENT_TYPE_PAYMENT_LINK_PAID);
+  EXPECT_EQ(link_events[0].payment_link().id(), "pl_test_0001");
+  EXPECT_EQ(link_events[0].customer().metadata().at("order_id"), "order-1001");
+  EXPECT_EQ(link_events[0].verification().scheme(), v1::SIGNATURE_SCHEME_BODY);
+  EXPECT_TRUE(link_events[0].verification().body_authenticated());
+  EXPECT_TRUE(link_events[0].has_received_at());
+  EXPECT_EQ(link_events[1].id(), "evt_e2e_failed");
+  EXPECT_LT(link_events[0].sequence(), link_events[1].sequence());
+
+  std::vector<v1::Event> renewal_events = ReadEvents(*renewals, 1);
+  ASSERT_EQ(renewal_events.size(), 1u);
+  EXPECT_EQ(renewal_events[0].id(), "evt_e2e_renewed");
+  EXPECT_EQ(renewal_events[0].type(), "subscription.renewed");
+
+  links_context.TryCancel();
+  renewals_context.TryCancel();
+}
+
+TEST_F(EndToEndTest, LatestStreamGetsOnlyNewEvents) {
+  ASSERT_EQ(PostEvent(*bridge_, "payment_link.paid", "evt_before")->status,
+            200);
+  auto stub = Stub(*bridge_);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(20));
+  v1::SubscribeRequest request;
+  request.mutable_heartbeat_interval()->set_seconds(1);
+  auto stream = stub->Subscribe(&context, request);
+  // The first heartbeat proves the stream is open, so "latest" is fixed.
+  v1::SubscribeResponse heartbeat;
+  ASSERT_TRUE(stream->Read(&heartbeat));
+  EXPECT_EQ(heartbeat.deliveries_size(), 0);
+
+  ASSERT_EQ(PostEvent(*bridge_, "payment_link.expired", "evt_after")->status,
+            200);
+  std::vector<v1::Event> events = ReadEvents(*stream, 1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].id(), "evt_after");
+  context.TryCancel();
+}
+
+TEST_F(EndToEndTest, WrongSignatureIsRejectedAndNeverDelivered) {
+  std::string forged = SampleWebhookBody("payment_link.paid", "evt_forged",
+                                         absl::Now());
+  httplib::Result rejected =
+      PostSigned(*bridge_, forged, HmacSha256Hex("wrong secret", forged));
+  ASSERT_TRUE(rejected);
+  EXPECT_EQ(rejected->status, 401);
+  EXPECT_EQ(rejected->body, R"({"error":"invalid signature"})");
+
+  httplib::Client client(bridge_->http_base());
+  httplib::Result unsigned_result =
+      client.Post("/webhook", forged, "application/json");
+  ASSERT_TRUE(unsigned_result);
+  EXPECT_EQ(unsigned_result->status, 401);
+
+  ASSERT_EQ(PostEvent(*bridge_, "payment_link.paid", "evt_genuine")->status,
+            200);
+
+  auto stub = Stub(*bridge_);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(20));
+  v1::SubscribeRequest request;
+  request.set_position(v1::START_POSITION_EARLIEST);
+  auto stream = stub->Subscribe(&context, request);
+  std::vector<v1::Event> events = ReadEvents(*stream, 1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].id(), "evt_genuine");
+  context.TryCancel();
+
+  grpc::ClientContext get_context;
+  v1::GetEventRequest get;
+  get.set_id("evt_forged");
+  v1::EventStatus status;
+  EXPECT_EQ(stub->GetEvent(&get_context, get, &status).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(EndToEndTest, RepeatedEventIsStoredOnce) {
+  std::string body = SampleWebhookBody("payment_link.paid", "evt_repeated",
+                                       absl::Now());
+  std::string signature = HmacSha256Hex(kSecret, body);
+  httplib::Result first = PostSigned(*bridge_, body, signature);
+  httplib::Result second = PostSigned(*bridge_, body, signature);
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(first->status, 200);
+  EXPECT_EQ(second->status, 200);
+  EXPECT_EQ(second->body, R"({"received":true,"duplicate":true})");
+
+  auto stub = Stub(*bridge_);
+  grpc::ClientContext context;
+  v1::GetEventRequest request;
+  request.set_id("evt_repeated");
+  v1::EventStatus status;
+  ASSERT_TRUE(stub->GetEvent(&context, request, &status).ok());
+  EXPECT_EQ(status.duplicate_count(), 1);
+  EXPECT_EQ(status.event().raw_body(), body);
+
+  grpc::ClientContext list_context;
+  v1::ListEventsRequest list;
+  v1::ListEventsResponse listed;
+  ASSERT_TRUE(stub->ListEvents(&list_context, list, &listed).ok());
+  EXPECT_EQ(listed.events_size(), 1);
+}
+
+TEST_F(EndToEndTest, EventsSurviveRestart) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) {
+    ids.push_back(absl::StrCat("evt_restart_", i));
+    httplib::Result result = PostEvent(*bridge_, "payment_link.paid", ids.back());
+    ASSERT_TRUE(result);
+    ASSERT_EQ(result->status, 200);
+  }
+  int status = bridge_->Stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status)) << bridge_->Output();
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+
+  BridgeOptions options = DefaultOptions();
+  options.data_directory =
+      bridge_->store_path().substr(0, bridge_->store_path().rfind('/'));
+  BridgeProcess restarted(options);
+  ASSERT_TRUE(restarted.Start().ok()) << restarted.Output();
+  auto stub = Stub(restarted);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    grpc::ClientContext context;
+    v1::GetEventRequest request;
+    request.set_id(ids[i]);
+    v1::EventStatus found;
+    ASSERT_TRUE(stub->GetEvent(&context, request, &found).ok()) << ids[i];
+    EXPECT_EQ(found.event().sequence(), static_cast<int64_t>(i + 1));
+  }
+  ASSERT_EQ(PostEvent(restarted, "payment_link.paid", "evt_after_restart")
+                ->status,
+            200);
+  grpc::ClientContext context;
+  v1::GetEventRequest request;
+  request.set_sequence(21);
+  v1::EventStatus found;
+  ASSERT_TRUE(stub->GetEvent(&context, request, &found).ok());
+  EXPECT_EQ(found.event().id(), "evt_after_restart");
+}
+
+TEST_F(EndToEndTest, RefusedRequestsGetTheirStatus) {
+  httplib::Client client(bridge_->http_base());
+  httplib::Result unknown = client.Post("/other", "{}", "application/json");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+
+  httplib::Result get = client.Get("/webhook");
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 405);
+
+  std::string body = SampleWebhookBody("payment_link.paid", "evt_gzip",
+                                       absl::Now());
+  httplib::Headers gzip = {{"Content-Encoding", "gzip"},
+                           {"X-Paymento-Signature", HmacSha256Hex(kSecret, body)}};
+  httplib::Result encoded =
+      client.Post("/webhook", gzip, body, "application/json");
+  ASSERT_TRUE(encoded);
+  EXPECT_EQ(encoded->status, 415);
+
+  httplib::Client large(bridge_->http_base());
+  std::string huge(300 * 1024, 'x');
+  httplib::Result too_large = large.Post("/webhook", huge, "application/json");
+  ASSERT_TRUE(too_large);
+  EXPECT_EQ(too_large->status, 413);
+
+  std::string not_json = "this is not json";
+  httplib::Result malformed =
+      PostSigned(*bridge_, not_json, HmacSha256Hex(kSecret, not_json));
+  ASSERT_TRUE(malformed);
+  EXPECT_EQ(malformed->status, 400);
+
+  // The service still serves after all of the above.
+  httplib::Result accepted = PostEvent(*bridge_, "payment_link.paid",
+                                       "evt_after_refusals");
+  ASSERT_TRUE(accepted);
+  EXPECT_EQ(accepted->status, 200);
+}
+
+TEST(ServeCommandTest, RefusesToStartWithoutSecret) {
+  std::string output;
+  int code = test_support::RunBridgeCommand(
+      {"serve", "--http-listen=127.0.0.1:0", "--grpc-listen=127.0.0.1:0",
+       "--admin-listen=127.0.0.1:0",
+       absl::StrCat("--store=sqlite://", test_support::MakeTempDirectory(),
+                    "/events.db")},
+      {}, &output);
+  EXPECT_EQ(code, 2);
+  EXPECT_TRUE(absl::StrContains(output, "PAYMENTO_WEBHOOK_SECRET")) << output;
+}
+
+TEST(CommandLineTest, SendTestReachesTail) {
+  BridgeProcess bridge(DefaultOptions());
+  ASSERT_TRUE(bridge.Start().ok()) << bridge.Output();
+
+  std::string tail_output;
+  std::atomic<int> tail_code{-2};
+  std::thread tail([&] {
+    tail_code = test_support::RunBridgeCommand(
+        {"tail", "--types", "payment_link.*", "--from", "earliest",
+         "--grpc-address", bridge.grpc_address()},
+        {}, &tail_output, absl::Seconds(3));
+  });
+
+  std::string send_output;
+  int send_code = test_support::RunBridgeCommand(
+      {"send-test", "--type", "payment_link.paid", "--url",
+       bridge.webhook_url(), "--id", "evt_cli_test"},
+      {{"PAYMENTO_WEBHOOK_SECRET", kSecret}}, &send_output);
+  EXPECT_EQ(send_code, 0) << send_output;
+  EXPECT_TRUE(absl::StrContains(send_output, "200")) << send_output;
+  tail.join();
+  EXPECT_TRUE(absl::StrContains(tail_output, "\"id\":\"evt_cli_test\""))
+      << tail_output;
+  EXPECT_TRUE(absl::StrContains(tail_output, "\"type\":\"payment_link.paid\""))
+      << tail_output;
+
+  std::string get_output;
+  int get_code = test_support::RunBridgeCommand(
+      {"get", "evt_cli_test", "--grpc-address", bridge.grpc_address()}, {},
+      &get_output);
+  EXPECT_EQ(get_code, 0) << get_output;
+  EXPECT_TRUE(absl::StrContains(get_output, "evt_cli_test")) << get_output;
+}
+
+}  // namespace
+}  // namespace paymento::bridge

@@ -1,0 +1,191 @@
+#include "tests/testing/bridge_process.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <httplib.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace paymento::bridge::test_support {
+namespace {
+
+// Starts `args` with `environment` added to this process's environment,
+// its output appended to `log_path`. Returns the child's pid.
+pid_t Spawn(const std::vector<std::string>& args,
+            const std::map<std::string, std::string>& environment,
+            const std::string& log_path) {
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  dup2(log, STDOUT_FILENO);
+  dup2(log, STDERR_FILENO);
+  // Only the test's own settings reach the binary.
+  std::vector<std::string> inherited;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    std::string variable = *entry;
+    if (variable.rfind("PAYMENTO_", 0) == 0) {
+      inherited.push_back(variable.substr(0, variable.find('=')));
+    }
+  }
+  for (const std::string& name : inherited) unsetenv(name.c_str());
+  for (const auto& [name, value] : environment) {
+    setenv(name.c_str(), value.c_str(), 1);
+  }
+  std::vector<char*> argv;
+  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  execv(argv[0], argv.data());
+  _exit(127);
+}
+
+// Waits up to `timeout` for `pid` to exit; returns its status, or -1.
+int WaitForExit(pid_t pid, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    int status = 0;
+    pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) return status;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return -1;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream contents;
+  contents << file.rdbuf();
+  return contents.str();
+}
+
+}  // namespace
+
+std::string BridgeBinary() { return PAYMENTO_BRIDGE_BINARY; }
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  int port = ntohs(address.sin_port);
+  close(fd);
+  return port;
+}
+
+std::string MakeTempDirectory() {
+  const char* base = getenv("TMPDIR");
+  std::string pattern =
+      absl::StrCat(base != nullptr ? base : "/tmp", "/paymento-bridge-XXXXXX");
+  std::vector<char> buffer(pattern.begin(), pattern.end());
+  buffer.push_back('\0');
+  char* made = mkdtemp(buffer.data());
+  return made != nullptr ? std::string(made) : "";
+}
+
+BridgeProcess::BridgeProcess(BridgeOptions options)
+    : options_(std::move(options)) {
+  if (options_.data_directory.empty()) {
+    options_.data_directory = MakeTempDirectory();
+  }
+  store_path_ = absl::StrCat(options_.data_directory, "/events.db");
+  log_path_ = absl::StrCat(options_.data_directory, "/bridge.log");
+}
+
+BridgeProcess::~BridgeProcess() {
+  if (pid_ > 0) Stop(SIGKILL);
+}
+
+absl::Status BridgeProcess::Start(absl::Duration timeout) {
+  http_port_ = FreePort();
+  grpc_port_ = FreePort();
+  admin_port_ = FreePort();
+  std::vector<std::string> args = {
+      BridgeBinary(),
+      "serve",
+      absl::StrCat("--http-listen=127.0.0.1:", http_port_),
+      absl::StrCat("--grpc-listen=127.0.0.1:", grpc_port_),
+      absl::StrCat("--admin-listen=127.0.0.1:", admin_port_),
+      absl::StrCat("--store=sqlite://", store_path_),
+      "--log-format=text",
+  };
+  args.insert(args.end(), options_.extra_args.begin(),
+              options_.extra_args.end());
+  pid_ = Spawn(args, options_.environment, log_path_);
+
+  httplib::Client admin("127.0.0.1", admin_port_);
+  admin.set_connection_timeout(1);
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return absl::InternalError(
+          absl::StrCat("bridge exited during start-up:\n", Output()));
+    }
+    httplib::Result ready = admin.Get("/readyz");
+    if (ready && ready->status == 200) return absl::OkStatus();
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("bridge not ready in time:\n", Output()));
+}
+
+int BridgeProcess::Stop(int signal, absl::Duration timeout) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, signal);
+  int status = WaitForExit(pid_, timeout);
+  if (status == -1) {
+    kill(pid_, SIGKILL);
+    status = WaitForExit(pid_, absl::Seconds(5));
+  }
+  pid_ = -1;
+  return status;
+}
+
+std::string BridgeProcess::webhook_url() const {
+  return absl::StrCat(http_base(), "/webhook");
+}
+std::string BridgeProcess::http_base() const {
+  return absl::StrCat("http://127.0.0.1:", http_port_);
+}
+std::string BridgeProcess::grpc_address() const {
+  return absl::StrCat("127.0.0.1:", grpc_port_);
+}
+std::string BridgeProcess::admin_base() const {
+  return absl::StrCat("http://127.0.0.1:", admin_port_);
+}
+std::string BridgeProcess::Output() const { return ReadFile(log_path_); }
+
+int RunBridgeCommand(const std::vector<std::string>& args,
+                     const std::map<std::string, std::string>& environment,
+                     std::string* output, absl::Duration timeout) {
+  std::string directory = MakeTempDirectory();
+  std::string log_path = absl::StrCat(directory, "/command.log");
+  std::vector<std::string> full_args = {BridgeBinary()};
+  full_args.insert(full_args.end(), args.begin(), args.end());
+  pid_t pid = Spawn(full_args, environment, log_path);
+  int status = WaitForExit(pid, timeout);
+  if (status == -1) {
+    kill(pid, SIGKILL);
+    WaitForExit(pid, absl::Seconds(5));
+  }
+  *output = ReadFile(log_path);
+  if (status == -1 || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+}  // namespace paymento::bridge::test_support
