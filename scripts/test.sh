@@ -6,3 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh -DPAYMENTO_BRIDGE_BUILD_TESTS=ON
 (cd build && ctest --output-on-failure --timeout 300 -j 2)
+
+# The Helm chart: lint, render with every value set, and check the result.
+scripts/fetch-helm.sh .tools/bin
+/usr/bin/python3 tests/helm/test_chart.py --helm .tools/bin/helm \
+  --promtool /usr/bin/promtool
