@@ -1,17 +1,33 @@
 #include "src/admin/admin_server.h"
 
+#include <sys/socket.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 
 namespace paymento::bridge {
+namespace {
 
-AdminServer::AdminServer(std::string host, int port, ReadinessCheck readiness)
+// cpp-httplib sets SO_REUSEPORT by default, which lets a second process bind
+// the same port without an error. SO_REUSEADDR alone still allows a quick
+// restart, and makes "port in use" fail at start-up as it should.
+void ReuseAddressOnly(socket_t socket) {
+  int yes = 1;
+  setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+}
+
+}  // namespace
+
+AdminServer::AdminServer(std::string host, int port, ReadinessCheck readiness,
+                         MetricsRenderer metrics)
     : host_(std::move(host)),
       requested_port_(port),
-      readiness_(std::move(readiness)) {
+      readiness_(std::move(readiness)),
+      metrics_(std::move(metrics)) {
   server_.new_task_queue = [] { return new httplib::ThreadPool(4); };
+  server_.set_socket_options(ReuseAddressOnly);
   server_.set_tcp_nodelay(true);
   server_.set_keep_alive_timeout(2);
   server_.set_payload_max_length(4096);
@@ -30,6 +46,10 @@ AdminServer::AdminServer(std::string host, int port, ReadinessCheck readiness)
                                    {"reason", std::string(ready.message())}}
                         .dump(),
                     "application/json");
+  });
+  server_.Get("/metrics", [this](const httplib::Request&,
+                                 httplib::Response& res) {
+    res.set_content(metrics_(), "text/plain; version=0.0.4; charset=utf-8");
   });
 }
 

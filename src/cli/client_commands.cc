@@ -2,14 +2,18 @@
 // prints a live stream, `get` and `list` query events over gRPC.
 #include <httplib.h>
 
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -17,6 +21,7 @@
 #include "paymento/bridge/v1/event_service.grpc.pb.h"
 #include "src/cli/commands.h"
 #include "src/cli/sample_event.h"
+#include "src/config/api_tokens.h"
 #include "src/config/flag_parser.h"
 #include "src/verification/secret_source.h"
 #include "src/verification/signature_verifier.h"
@@ -57,9 +62,97 @@ bool ParseClientFlags(FlagParser& parser, const std::vector<std::string>& args,
   return true;
 }
 
-std::unique_ptr<v1::EventService::Stub> Connect(const std::string& address) {
-  return v1::EventService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+// Declares the connection flags of every gRPC client command. The client
+// certificate flags have their own names, so that a client run beside the
+// server never picks up the server's --grpc-tls-cert from the environment.
+void AddGrpcClientFlags(FlagParser& parser) {
+  parser.Add("grpc-address", "127.0.0.1:50051", kGrpcAddressHelp);
+  parser.Add("grpc-tls-ca", "",
+             "PEM CA certificates that signed the server's certificate; "
+             "connects with TLS when set. The certificate must name the host "
+             "of --grpc-address.");
+  parser.Add("grpc-tls-client-cert", "",
+             "PEM client certificate chain, for a server that requires one; "
+             "needs --grpc-tls-ca and --grpc-tls-client-key.");
+  parser.Add("grpc-tls-client-key", "",
+             "PEM private key of --grpc-tls-client-cert.");
+}
+
+// A connection to the bridge's gRPC API with the caller's credentials.
+struct GrpcClient {
+  std::string address;
+  std::unique_ptr<v1::EventService::Stub> stub;
+  // From PAYMENTO_BRIDGE_GRPC_TOKEN or its _FILE; empty when unset.
+  std::string token;
+
+  // Adds the token, if any, to a call's metadata.
+  void Authorize(grpc::ClientContext& context) const {
+    if (!token.empty()) {
+      context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+    }
+  }
+};
+
+absl::StatusOr<std::string> ReadPemFlag(const FlagParser& parser,
+                                        const std::string& flag) {
+  const std::string& path = parser.Get(flag);
+  if (path.empty()) return std::string();
+  std::ifstream file(path, std::ios::binary);
+  std::stringstream contents;
+  contents << file.rdbuf();
+  if (!file || contents.str().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read --", flag, " ", path));
+  }
+  return contents.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(
+    const FlagParser& parser) {
+  grpc::SslCredentialsOptions options;
+  for (auto [flag, field] :
+       {std::pair{"grpc-tls-ca", &options.pem_root_certs},
+        std::pair{"grpc-tls-client-cert", &options.pem_cert_chain},
+        std::pair{"grpc-tls-client-key", &options.pem_private_key}}) {
+    absl::StatusOr<std::string> pem = ReadPemFlag(parser, flag);
+    if (!pem.ok()) return pem.status();
+    *field = *std::move(pem);
+  }
+  if (options.pem_root_certs.empty()) {
+    if (!options.pem_cert_chain.empty() || !options.pem_private_key.empty()) {
+      return absl::InvalidArgumentError(
+          "--grpc-tls-client-cert and --grpc-tls-client-key need "
+          "--grpc-tls-ca");
+    }
+    return grpc::InsecureChannelCredentials();
+  }
+  if (options.pem_cert_chain.empty() != options.pem_private_key.empty()) {
+    return absl::InvalidArgumentError(
+        "--grpc-tls-client-cert and --grpc-tls-client-key must be set "
+        "together");
+  }
+  return grpc::SslCredentials(options);
+}
+
+// Connects as the flags and the environment say; on error, prints it and
+// returns nullopt.
+std::optional<GrpcClient> Connect(const FlagParser& parser) {
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      ChannelCredentials(parser);
+  absl::StatusOr<std::string> token =
+      LoadToken(ProcessEnvironment(), kClientTokenVariable);
+  absl::Status status =
+      credentials.ok() ? token.status() : credentials.status();
+  if (!status.ok()) {
+    std::cerr << status.message() << "\n";
+    return std::nullopt;
+  }
+  GrpcClient client;
+  client.address = parser.Get("grpc-address");
+  client.stub = v1::EventService::NewStub(
+      grpc::CreateChannel(client.address, *credentials));
+  client.token = *std::move(token);
+  return client;
 }
 
 int ReportRpcError(const std::string& rpc, const grpc::Status& status,
@@ -144,7 +237,7 @@ int RunSendTest(const std::vector<std::string>& args) {
 
 int RunTail(const std::vector<std::string>& args) {
   FlagParser parser(ProcessEnvironment());
-  parser.Add("grpc-address", "127.0.0.1:50051", kGrpcAddressHelp);
+  AddGrpcClientFlags(parser);
   parser.Add("types", "",
              "Comma-separated types or prefixes such as 'payment_link.*'; "
              "empty means every type.");
@@ -177,23 +270,24 @@ int RunTail(const std::vector<std::string>& args) {
     return 2;
   }
 
-  const std::string& address = parser.Get("grpc-address");
-  std::unique_ptr<v1::EventService::Stub> stub = Connect(address);
+  std::optional<GrpcClient> client = Connect(parser);
+  if (!client.has_value()) return 2;
   grpc::ClientContext context;
+  client->Authorize(context);
   std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
-      stub->Subscribe(&context, request);
+      client->stub->Subscribe(&context, request);
   v1::SubscribeResponse response;
   while (reader->Read(&response)) {
     for (const v1::Delivery& delivery : response.deliveries()) {
       std::cout << ToJsonLine(delivery.event()) << std::endl;
     }
   }
-  return ReportRpcError("Subscribe", reader->Finish(), address);
+  return ReportRpcError("Subscribe", reader->Finish(), client->address);
 }
 
 int RunGet(const std::vector<std::string>& args) {
   FlagParser parser(ProcessEnvironment());
-  parser.Add("grpc-address", "127.0.0.1:50051", kGrpcAddressHelp);
+  AddGrpcClientFlags(parser);
   parser.Add("sequence", "", "Look the event up by sequence number instead.");
   int exit_code = 0;
   if (!ParseClientFlags(parser, args,
@@ -216,20 +310,22 @@ int RunGet(const std::vector<std::string>& args) {
     std::cerr << "usage: paymento-bridge get EVENT_ID | --sequence N\n";
     return 2;
   }
-  const std::string& address = parser.Get("grpc-address");
+  std::optional<GrpcClient> client = Connect(parser);
+  if (!client.has_value()) return 2;
   grpc::ClientContext context;
+  client->Authorize(context);
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(10));
   v1::EventStatus status;
-  grpc::Status rpc = Connect(address)->GetEvent(&context, request, &status);
-  if (!rpc.ok()) return ReportRpcError("GetEvent", rpc, address);
+  grpc::Status rpc = client->stub->GetEvent(&context, request, &status);
+  if (!rpc.ok()) return ReportRpcError("GetEvent", rpc, client->address);
   std::cout << ToJsonLine(status) << "\n";
   return 0;
 }
 
 int RunList(const std::vector<std::string>& args) {
   FlagParser parser(ProcessEnvironment());
-  parser.Add("grpc-address", "127.0.0.1:50051", kGrpcAddressHelp);
+  AddGrpcClientFlags(parser);
   parser.Add("types", "", "Comma-separated types or prefixes.");
   parser.Add("email", "", "Customer e-mail address.");
   parser.Add("payment-link", "", "Payment link id.");
@@ -255,13 +351,15 @@ int RunList(const std::vector<std::string>& args) {
   }
   request.set_page_size(page_size);
 
-  const std::string& address = parser.Get("grpc-address");
+  std::optional<GrpcClient> client = Connect(parser);
+  if (!client.has_value()) return 2;
   grpc::ClientContext context;
+  client->Authorize(context);
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(30));
   v1::ListEventsResponse response;
-  grpc::Status rpc = Connect(address)->ListEvents(&context, request, &response);
-  if (!rpc.ok()) return ReportRpcError("ListEvents", rpc, address);
+  grpc::Status rpc = client->stub->ListEvents(&context, request, &response);
+  if (!rpc.ok()) return ReportRpcError("ListEvents", rpc, client->address);
   for (const v1::Event& event : response.events()) {
     std::cout << ToJsonLine(event) << "\n";
   }

@@ -14,6 +14,7 @@ int RunSendTest(const std::vector<std::string>& args);
 int RunTail(const std::vector<std::string>& args);
 int RunGet(const std::vector<std::string>& args);
 int RunList(const std::vector<std::string>& args);
+int RunBackup(const std::vector<std::string>& args);
 
 }  // namespace paymento::bridge
 

@@ -16,6 +16,7 @@ constexpr char kUsage[] =
     "  tail       print a live event stream as JSON lines\n"
     "  get        print one event and its status\n"
     "  list       print events matching filters\n"
+    "  backup     copy a SQLite store, also while the service runs\n"
     "\n"
     "Run paymento-bridge COMMAND --help for the flags of a command.\n";
 
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   if (command == "tail") return paymento::bridge::RunTail(args);
   if (command == "get") return paymento::bridge::RunGet(args);
   if (command == "list") return paymento::bridge::RunList(args);
+  if (command == "backup") return paymento::bridge::RunBackup(args);
   if (command == "--help" || command == "-h" || command == "help") {
     std::cout << kUsage;
     return 0;

@@ -1,8 +1,12 @@
 // `paymento-bridge serve`: runs the service until SIGTERM or SIGINT.
 #include <signal.h>
 
+#include <cstdlib>
 #include <iostream>
+#include <thread>
 
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "src/cli/commands.h"
 #include "src/cli/service.h"
 #include "src/config/serve_config.h"
@@ -27,6 +31,30 @@ int WaitForSignal(const sigset_t& signals) {
   sigwait(&signals, &received);
   return received;
 }
+
+// Ends the process with status 1 when a graceful shutdown takes longer than
+// --shutdown-timeout, for example because a request never finishes. Every
+// answered webhook is committed already, so exiting loses nothing.
+class ShutdownWatchdog {
+ public:
+  explicit ShutdownWatchdog(absl::Duration timeout)
+      : thread_([this, timeout] { Watch(timeout); }) {}
+  ~ShutdownWatchdog() {
+    finished_.Notify();
+    thread_.join();
+  }
+
+ private:
+  void Watch(absl::Duration timeout) {
+    if (finished_.WaitForNotificationWithTimeout(timeout)) return;
+    logging::Error("shutdown timed out, exiting",
+                   {{"shutdown_timeout", absl::FormatDuration(timeout)}});
+    std::_Exit(1);
+  }
+
+  absl::Notification finished_;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -65,6 +93,7 @@ int RunServe(const std::vector<std::string>& args) {
   int received = WaitForSignal(signals);
   logging::Info("signal received",
                 {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  ShutdownWatchdog watchdog(config->shutdown_timeout);
   service.Shutdown();
   return 0;
 }

@@ -3,14 +3,20 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "src/cli/version.h"
+#include "src/config/api_tokens.h"
 #include "src/logging/log.h"
+#include "src/metrics/grpc_metrics_interceptor.h"
 #include "src/store/store_url.h"
 
 namespace paymento::bridge {
@@ -28,9 +34,37 @@ const char* SchemeName(SchemePolicy policy) {
   return "body,header";
 }
 
+// Server-side HTTP/2 settings of the gRPC port.
+void AddGrpcArguments(grpc::ServerBuilder& builder,
+                      int max_concurrent_streams) {
+  // gRPC sets SO_REUSEPORT by default, which lets a second process bind the
+  // same port and silently take half of the connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // The server pings a connection idle for a minute and closes it when the
+  // ping is not answered within 20 s, so dead peers free their streams.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  // Clients may send keepalive pings every 10 s, also without open calls.
+  // No strike limit, so a client pinging more often is never sent a GOAWAY
+  // ("too_many_pings") that would end its streams.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             max_concurrent_streams);
+}
+
+std::string TlsMode(const std::optional<ServerTlsFiles>& tls) {
+  if (!tls.has_value()) return "off";
+  return tls->client_ca.empty() ? "server" : "mutual";
+}
+
 }  // namespace
 
-Service::Service(ServeConfig config) : config_(std::move(config)) {}
+Service::Service(ServeConfig config)
+    : config_(std::move(config)),
+      metrics_(std::make_unique<Metrics>(kVersion)) {}
 
 Service::~Service() { Shutdown(); }
 
@@ -45,8 +79,9 @@ absl::Status Service::LoadSecrets() {
                                     /*required=*/false);
   if (!ipn.ok()) return ipn.status();
   ipn_secrets_ = std::move(*ipn);
-  webhook_secrets_->StartReloading(absl::Seconds(2));
-  ipn_secrets_->StartReloading(absl::Seconds(2));
+  absl::Status reloading = webhook_secrets_->StartReloading(absl::Seconds(2));
+  if (reloading.ok()) reloading = ipn_secrets_->StartReloading(absl::Seconds(2));
+  if (!reloading.ok()) return reloading;
   if (!ipn_secrets_->configured()) {
     logging::Info("gateway callbacks disabled",
                   {{"route", config_.ipn_path},
@@ -57,10 +92,34 @@ absl::Status Service::LoadSecrets() {
   return absl::OkStatus();
 }
 
-absl::Status Service::Start() {
-  absl::Status secrets = LoadSecrets();
-  if (!secrets.ok()) return secrets;
+absl::Status Service::LoadTokens() {
+  absl::StatusOr<ApiTokens> tokens = LoadApiTokens(ProcessEnvironment());
+  if (!tokens.ok()) return tokens.status();
+  authorizer_ = std::make_unique<TokenAuthorizer>(tokens->client, tokens->admin);
+  if (!tokens->client.empty() && tokens->admin.empty()) {
+    logging::Info("gRPC admin calls accept the client token",
+                  {{"reason", absl::StrCat(kAdminTokenVariable,
+                                           " is not set; set it to require "
+                                           "a separate admin token")}});
+  }
+  return absl::OkStatus();
+}
 
+absl::Status Service::LoadGrpcTls() {
+  if (config_.grpc_tls_cert.empty()) return absl::OkStatus();
+  absl::StatusOr<ServerTlsFiles> files = LoadServerTlsFiles(
+      {config_.grpc_tls_cert, config_.grpc_tls_key, config_.grpc_tls_client_ca});
+  if (!files.ok()) return files.status();
+  grpc_tls_ = *std::move(files);
+  if (grpc_tls_->not_after < absl::Now()) {
+    logging::Warn("gRPC TLS certificate has expired",
+                  {{"file", config_.grpc_tls_cert},
+                   {"not_after", absl::FormatTime(grpc_tls_->not_after)}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Service::OpenEventStore() {
   absl::StatusOr<std::unique_ptr<EventStore>> store =
       OpenStore(config_.store_url);
   if (!store.ok()) {
@@ -70,6 +129,41 @@ absl::Status Service::Start() {
                                      store.status().message()));
   }
   store_ = std::move(*store);
+  absl::StatusOr<StoreUrl> url = ParseStoreUrl(config_.store_url);
+  if (url.ok() && url->kind == StoreUrl::Kind::kSqlite) {
+    std::filesystem::path parent =
+        std::filesystem::path(url->target).parent_path();
+    data_directory_ = parent.empty() ? "." : parent.string();
+  }
+  // NOTE: the check covers disk space and I/O errors of the data directory
+  // and reads through the store; a failing commit shows only in the ingress
+  // answers until the store reports its own write health.
+  store_monitor_ = std::make_unique<HealthMonitor>(
+      "store check", absl::Seconds(1), [this] { return CheckStore(); },
+      [this](const absl::Status&) {
+        if (started_.load()) PublishReadiness();
+      });
+  store_monitor_->Start();
+  return absl::OkStatus();
+}
+
+absl::Status Service::CheckStore() const {
+  if (!data_directory_.empty()) {
+    absl::Status writable = ProbeDirectoryWritable(data_directory_);
+    if (!writable.ok()) return writable;
+  }
+  absl::StatusOr<std::optional<StoredEvent>> last =
+      store_->GetBySequence(store_->LastSequence());
+  return last.status();
+}
+
+absl::Status Service::Start() {
+  absl::Status loaded = LoadSecrets();
+  if (loaded.ok()) loaded = LoadTokens();
+  if (loaded.ok()) loaded = LoadGrpcTls();
+  if (loaded.ok()) loaded = OpenEventStore();
+  if (!loaded.ok()) return loaded;
+
   notifier_ = std::make_unique<CommitNotifier>(store_->LastSequence());
   store_->SetCommitListener(
       [notifier = notifier_.get()](int64_t last) { notifier->Publish(last); });
@@ -94,16 +188,19 @@ absl::Status Service::Start() {
   ingress_options.ipn_path = config_.ipn_path;
   ingress_options.max_body_bytes = config_.max_body_bytes;
   ingress_options.threads = config_.http_threads;
+  ingress_options.metrics = metrics_.get();
   ingress_ = std::make_unique<HttpIngress>(ingress_options, handler_.get());
   absl::Status http = ingress_->Start();
   if (!http.ok()) return http;
 
   admin_ = std::make_unique<AdminServer>(
       config_.admin_listen.host, config_.admin_listen.port,
-      [this] { return Readiness(); });
+      [this] { return Readiness(); }, [this] { return metrics_->Render(); });
   absl::Status admin = admin_->Start();
   if (!admin.ok()) return admin;
 
+  started_.store(true);
+  PublishReadiness();
   LogStarted();
   return absl::OkStatus();
 }
@@ -113,24 +210,66 @@ absl::Status Service::StartGrpc() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   StreamEnvironment environment{store_.get(), notifier_.get(),
                                 executor_.get(), timer_.get()};
-  event_service_ = std::make_unique<EventServiceImpl>(environment);
+  subscriptions_ = std::make_unique<SubscriptionManager>(
+      SubscriptionEnvironment{store_.get(), notifier_.get(), executor_.get(),
+                              timer_.get()});
+  absl::Status loaded = subscriptions_->LoadAll();
+  if (!loaded.ok()) return loaded;
+  event_service_ = std::make_unique<EventServiceImpl>(
+      environment, subscriptions_.get(), authorizer_.get());
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config_.grpc_listen.ToString(),
-                           grpc::InsecureServerCredentials(), &grpc_port_);
+  builder.AddListeningPort(config_.grpc_listen.ToString(), GrpcCredentials(),
+                           &grpc_port_);
   builder.RegisterService(event_service_.get());
+  AddGrpcArguments(builder, config_.grpc_max_concurrent_streams);
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(
+      std::make_unique<GrpcMetricsInterceptorFactory>(metrics_.get()));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   grpc_server_ = builder.BuildAndStart();
+  if (grpc_tls_.has_value()) {
+    // gRPC keeps its own copy; this one is no longer needed.
+    OPENSSL_cleanse(grpc_tls_->private_key.data(),
+                    grpc_tls_->private_key.size());
+    grpc_tls_->private_key.clear();
+  }
   if (grpc_server_ == nullptr || grpc_port_ == 0) {
     grpc_server_.reset();
     return absl::UnavailableError(absl::StrCat(
         "cannot listen for gRPC on ", config_.grpc_listen.ToString(),
         ": the address is invalid or the port is in use"));
   }
-  if (!config_.grpc_listen.IsLoopback()) {
-    logging::Warn("gRPC listens beyond loopback without TLS or a token",
-                  {{"grpc_listen", config_.grpc_listen.ToString()}});
-  }
+  // The health service starts SERVING; readiness decides once all is up.
+  grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  WarnIfGrpcIsOpen();
   return absl::OkStatus();
+}
+
+std::shared_ptr<grpc::ServerCredentials> Service::GrpcCredentials() const {
+  if (!grpc_tls_.has_value()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options(
+      grpc_tls_->client_ca.empty()
+          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_root_certs = grpc_tls_->client_ca;
+  options.pem_key_cert_pairs.push_back(
+      {grpc_tls_->private_key, grpc_tls_->certificate_chain});
+  return grpc::SslServerCredentials(options);
+}
+
+void Service::WarnIfGrpcIsOpen() const {
+  if (config_.grpc_listen.IsLoopback() || grpc_tls_.has_value() ||
+      authorizer_->client_token_configured()) {
+    return;
+  }
+  logging::Warn(
+      "gRPC listens beyond loopback without TLS or a client token",
+      {{"grpc_listen", config_.grpc_listen.ToString()},
+       {"fix", absl::StrCat("set --grpc-tls-cert and --grpc-tls-key, or ",
+                            kClientTokenVariable)}});
 }
 
 void Service::LogStarted() const {
@@ -148,38 +287,100 @@ void Service::LogStarted() const {
        {"webhook_secrets",
         absl::StrCat(webhook_secrets_->Current()->size())},
        {"ipn_secrets", absl::StrCat(ipn_secrets_->Current()->size())},
-       {"signature_schemes", SchemeName(config_.signature_scheme)}});
+       {"signature_schemes", SchemeName(config_.signature_scheme)},
+       {"grpc_tls", TlsMode(grpc_tls_)},
+       {"grpc_client_token",
+        authorizer_->client_token_configured() ? "set" : "unset"},
+       {"grpc_admin_token",
+        authorizer_->admin_token_configured() ? "set" : "unset"}});
 }
 
 absl::Status Service::Readiness() const {
   if (draining_.load()) return absl::UnavailableError("shutting down");
-  if (store_ == nullptr || grpc_server_ == nullptr || ingress_ == nullptr) {
-    return absl::UnavailableError("starting");
+  if (!started_.load()) return absl::UnavailableError("starting");
+  absl::Status store = store_monitor_->status();
+  if (!store.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("store check failing: ", store.message()));
   }
   return absl::OkStatus();
 }
 
+void Service::PublishReadiness() {
+  absl::Status readiness = Readiness();
+  bool ready = readiness.ok();
+  absl::MutexLock lock(&readiness_mu_);
+  if (readiness_published_ && ready == published_ready_) return;
+  bool first = !readiness_published_;
+  readiness_published_ = true;
+  published_ready_ = ready;
+
+  metrics_->SetReady(ready);
+  if (grpc_server_ != nullptr) {
+    grpc::HealthCheckServiceInterface* health =
+        grpc_server_->GetHealthCheckService();
+    if (draining_.load()) {
+      // NOT_SERVING for every service, and later changes are ignored.
+      health->Shutdown();
+    } else {
+      health->SetServingStatus(ready);
+    }
+  }
+  if (!first) {
+    logging::Info("readiness changed",
+                  {{"ready", ready ? "true" : "false"},
+                   {"reason", std::string(readiness.message())}});
+  }
+}
+
 void Service::Shutdown() {
   if (draining_.exchange(true)) return;
-  logging::Info("paymento-bridge stopping", {});
-  if (ingress_ != nullptr) {
-    ingress_->SetDraining(true);
-    ingress_->Stop();
+  const bool started = started_.load();
+  const absl::Time begin = absl::Now();
+  const absl::Time deadline = begin + config_.shutdown_timeout;
+  if (started) {
+    logging::Info("paymento-bridge stopping",
+                  {{"drain_delay", absl::FormatDuration(config_.drain_delay)},
+                   {"shutdown_timeout",
+                    absl::FormatDuration(config_.shutdown_timeout)}});
+    // Readiness is false from here on. The ingress keeps storing webhooks
+    // for the drain delay, so that load balancers stop sending before
+    // requests are refused.
+    PublishReadiness();
+    absl::SleepFor(config_.drain_delay);
   }
-  if (grpc_server_ != nullptr) {
-    // Open streams never end on their own, so they are cancelled after a
-    // short grace period for unary calls in flight.
-    absl::Duration grace = std::min(absl::Seconds(1), config_.shutdown_timeout);
-    grpc_server_->Shutdown(std::chrono::system_clock::now() +
-                           absl::ToChronoMilliseconds(grace));
-  }
+  if (ingress_ != nullptr) ingress_->SetDraining(true);
+  StopGrpc(deadline);
+  // Stop joins the ingress threads, so every request in flight has its
+  // answer, and its commit, before the store closes.
+  if (ingress_ != nullptr) ingress_->Stop();
+  if (store_monitor_ != nullptr) store_monitor_->Stop();
   if (timer_ != nullptr) timer_->Shutdown();
   if (executor_ != nullptr) executor_->Shutdown();
-  if (admin_ != nullptr) admin_->Stop();
   if (store_ != nullptr) store_->Close();
+  // Last, so that /readyz answers 503 until the end.
+  if (admin_ != nullptr) admin_->Stop();
   if (webhook_secrets_ != nullptr) webhook_secrets_->Stop();
   if (ipn_secrets_ != nullptr) ipn_secrets_->Stop();
-  logging::Info("paymento-bridge stopped", {});
+  if (started) {
+    logging::Info(
+        "paymento-bridge stopped",
+        {{"elapsed_ms",
+          absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - begin))}});
+  }
+}
+
+void Service::StopGrpc(absl::Time deadline) {
+  if (subscriptions_ != nullptr) {
+    subscriptions_->CloseAll(absl::UnavailableError(
+        "paymento-bridge is shutting down: reconnect to another replica or "
+        "retry"));
+  }
+  if (grpc_server_ == nullptr) return;
+  // Tail streams never end on their own, so Shutdown cancels the calls
+  // still open after a short grace period for unary calls in flight.
+  absl::Time grace_end = std::min(absl::Now() + absl::Seconds(1), deadline);
+  grpc_server_->Shutdown(absl::ToChronoTime(grace_end));
 }
 
 }  // namespace paymento::bridge

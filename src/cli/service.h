@@ -5,15 +5,22 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "src/admin/admin_server.h"
+#include "src/admin/health_monitor.h"
 #include "src/config/serve_config.h"
+#include "src/config/tls_files.h"
+#include "src/grpc_service/auth.h"
 #include "src/grpc_service/event_service.h"
 #include "src/ingress/http_ingress.h"
 #include "src/ingress/webhook_handler.h"
+#include "src/metrics/metrics.h"
 #include "src/store/event_store.h"
 #include "src/streaming/commit_notifier.h"
 #include "src/streaming/executor.h"
@@ -31,19 +38,43 @@ class Service {
   // is stopped again and the error names the part that failed.
   absl::Status Start();
 
-  // Drains and stops: readiness turns false first, then the ingress answers
-  // 503, streams end, and the store closes.
+  // Drains and stops, in this order: readiness turns false (gRPC health
+  // NOT_SERVING) at once; after --drain-delay the ingress answers new
+  // webhooks 503 with Retry-After; open streams end with UNAVAILABLE;
+  // requests in flight finish; the store closes. Safe to call more than
+  // once, and after a failed Start.
   void Shutdown();
 
+  // OK when the service takes traffic: started, not draining, and the store
+  // check passing. Otherwise UNAVAILABLE with the reason.
   absl::Status Readiness() const;
 
  private:
   absl::Status LoadSecrets();
+  absl::Status LoadTokens();
+  absl::Status LoadGrpcTls();
+  absl::Status OpenEventStore();
+  absl::Status CheckStore() const;
   absl::Status StartGrpc();
+  std::shared_ptr<grpc::ServerCredentials> GrpcCredentials() const;
+  void WarnIfGrpcIsOpen() const;
+  void StopGrpc(absl::Time deadline);
+  // Pushes a change of Readiness() to the gRPC health service, the ready
+  // gauge and the log.
+  void PublishReadiness();
   void LogStarted() const;
 
   const ServeConfig config_;
+  const std::unique_ptr<Metrics> metrics_;
+  // Set once every listener is up; read by the admin and monitor threads.
+  std::atomic<bool> started_{false};
   std::atomic<bool> draining_{false};
+  std::unique_ptr<TokenAuthorizer> authorizer_;
+  // The checked PEM files of --grpc-tls-*; empty for a plaintext port.
+  std::optional<ServerTlsFiles> grpc_tls_;
+  // The directory of a SQLite store, probed for writes; empty otherwise.
+  std::string data_directory_;
+  std::unique_ptr<HealthMonitor> store_monitor_;
   std::unique_ptr<SecretSource> webhook_secrets_;
   std::unique_ptr<SecretSource> ipn_secrets_;
   std::unique_ptr<EventStore> store_;
@@ -52,10 +83,16 @@ class Service {
   std::unique_ptr<Timer> timer_;
   std::unique_ptr<WebhookHandler> handler_;
   std::unique_ptr<HttpIngress> ingress_;
+  std::unique_ptr<SubscriptionManager> subscriptions_;
   std::unique_ptr<EventServiceImpl> event_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
   std::unique_ptr<AdminServer> admin_;
+
+  // Serializes PublishReadiness between the monitor thread and Shutdown.
+  absl::Mutex readiness_mu_;
+  bool readiness_published_ ABSL_GUARDED_BY(readiness_mu_) = false;
+  bool published_ready_ ABSL_GUARDED_BY(readiness_mu_) = false;
 };
 
 }  // namespace paymento::bridge

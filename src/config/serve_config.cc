@@ -27,6 +27,17 @@ absl::StatusOr<absl::Duration> ParsePositiveDuration(
   return duration;
 }
 
+absl::StatusOr<absl::Duration> ParseNonNegativeDuration(
+    const FlagParser& parser, const std::string& flag) {
+  absl::Duration duration;
+  const std::string& value = parser.Get(flag);
+  if (!absl::ParseDuration(value, &duration) ||
+      duration < absl::ZeroDuration()) {
+    return InvalidFlag(flag, value, "use a duration such as 0s, 2s or 500ms");
+  }
+  return duration;
+}
+
 absl::StatusOr<ListenAddress> ParseListenFlag(const FlagParser& parser,
                                               const std::string& flag) {
   absl::StatusOr<ListenAddress> address =
@@ -42,6 +53,22 @@ absl::Status CheckPath(const std::string& flag, const std::string& path) {
       path.find_first_of(" ?#*()[]{}\\+^$|") != std::string::npos) {
     return InvalidFlag(flag, path,
                        "use an absolute URL path such as /webhook");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseGrpcTlsFlags(const FlagParser& parser, ServeConfig& config) {
+  config.grpc_tls_cert = parser.Get("grpc-tls-cert");
+  config.grpc_tls_key = parser.Get("grpc-tls-key");
+  config.grpc_tls_client_ca = parser.Get("grpc-tls-client-ca");
+  if (config.grpc_tls_cert.empty() != config.grpc_tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        "--grpc-tls-cert and --grpc-tls-key must be set together");
+  }
+  if (!config.grpc_tls_client_ca.empty() && config.grpc_tls_cert.empty()) {
+    return absl::InvalidArgumentError(
+        "--grpc-tls-client-ca needs --grpc-tls-cert and --grpc-tls-key: "
+        "client certificates are checked only over TLS");
   }
   return absl::OkStatus();
 }
@@ -125,7 +152,21 @@ void AddServeFlags(FlagParser& parser) {
   parser.Add("http-threads", "128",
              "Threads serving ingress connections, one per open connection.");
   parser.Add("shutdown-timeout", "30s",
-             "Longest time a graceful shutdown may take.");
+             "Maximum time a graceful shutdown may take; the process exits "
+             "with status 1 when it takes longer.");
+  parser.Add("drain-delay", "2s",
+             "Time between /readyz turning 503 on SIGTERM and the ingress "
+             "answering new webhooks 503, so that load balancers stop "
+             "sending first. Shorter than --shutdown-timeout.");
+  parser.Add("grpc-max-concurrent-streams", "10000",
+             "Maximum gRPC calls open at once on one client connection.");
+  parser.Add("grpc-tls-cert", "",
+             "PEM certificate chain of the gRPC server; enables TLS, with "
+             "--grpc-tls-key.");
+  parser.Add("grpc-tls-key", "", "PEM private key of --grpc-tls-cert.");
+  parser.Add("grpc-tls-client-ca", "",
+             "PEM CA certificates; when set, gRPC clients must present a "
+             "certificate signed by one of them (mutual TLS).");
 }
 
 absl::StatusOr<ServeConfig> ParseServeConfig(
@@ -200,6 +241,24 @@ absl::StatusOr<ServeConfig> ParseServeConfig(
       ParsePositiveDuration(parser, "shutdown-timeout");
   if (!shutdown.ok()) return shutdown.status();
   config.shutdown_timeout = *shutdown;
+  absl::StatusOr<absl::Duration> drain =
+      ParseNonNegativeDuration(parser, "drain-delay");
+  if (!drain.ok()) return drain.status();
+  config.drain_delay = *drain;
+  if (config.drain_delay >= config.shutdown_timeout) {
+    return InvalidFlag("drain-delay", parser.Get("drain-delay"),
+                       "must be shorter than --shutdown-timeout");
+  }
+
+  const std::string& streams = parser.Get("grpc-max-concurrent-streams");
+  if (!absl::SimpleAtoi(streams, &config.grpc_max_concurrent_streams) ||
+      config.grpc_max_concurrent_streams < 1 ||
+      config.grpc_max_concurrent_streams > 1000000) {
+    return InvalidFlag("grpc-max-concurrent-streams", streams,
+                       "use a number from 1 to 1000000");
+  }
+  absl::Status tls = ParseGrpcTlsFlags(parser, config);
+  if (!tls.ok()) return tls;
 
   absl::Status scheme =
       ParseSchemePolicy(parser.Get("signature-scheme"), &config.signature_scheme);

@@ -42,6 +42,15 @@ struct ServeConfig {
   logging::Level log_level = logging::Level::kInfo;
   int http_threads = 0;
   absl::Duration shutdown_timeout;
+  // Time between readiness turning false and the ingress refusing new
+  // webhooks, so that load balancers stop sending first.
+  absl::Duration drain_delay;
+  // HTTP/2 streams one gRPC connection may have open at once.
+  int grpc_max_concurrent_streams = 0;
+  // PEM file paths; all empty for a plaintext gRPC port.
+  std::string grpc_tls_cert;
+  std::string grpc_tls_key;
+  std::string grpc_tls_client_ca;
   bool help = false;
   std::string usage;
 };

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "src/grpc_service/durable_stream.h"
 #include "src/grpc_service/grpc_status.h"
 #include "src/grpc_service/page_token.h"
 #include "src/logging/log.h"
@@ -31,6 +32,57 @@ grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
+}
+
+google::protobuf::Timestamp ToTimestamp(absl::Time time) {
+  google::protobuf::Timestamp timestamp;
+  int64_t micros = absl::ToUnixMicros(time);
+  timestamp.set_seconds(micros / 1000000);
+  timestamp.set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+  return timestamp;
+}
+
+absl::Duration ToAbslDuration(const google::protobuf::Duration& duration) {
+  return absl::Seconds(duration.seconds()) +
+         absl::Nanoseconds(duration.nanos());
+}
+
+google::protobuf::Duration ToDuration(absl::Duration duration) {
+  google::protobuf::Duration result;
+  int64_t nanos = absl::ToInt64Nanoseconds(duration);
+  result.set_seconds(nanos / 1000000000);
+  result.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return result;
+}
+
+v1::DeliveryState ToProtoState(DeliveryState state) {
+  switch (state) {
+    case DeliveryState::kPending:
+      return v1::DELIVERY_STATE_PENDING;
+    case DeliveryState::kLeased:
+      return v1::DELIVERY_STATE_LEASED;
+    case DeliveryState::kAcknowledged:
+      return v1::DELIVERY_STATE_ACKNOWLEDGED;
+    case DeliveryState::kDeadLettered:
+      return v1::DELIVERY_STATE_DEAD_LETTERED;
+  }
+  return v1::DELIVERY_STATE_UNSPECIFIED;
+}
+
+absl::StatusOr<DeliveryState> FromProtoState(v1::DeliveryState state) {
+  switch (state) {
+    case v1::DELIVERY_STATE_PENDING:
+      return DeliveryState::kPending;
+    case v1::DELIVERY_STATE_LEASED:
+      return DeliveryState::kLeased;
+    case v1::DELIVERY_STATE_ACKNOWLEDGED:
+      return DeliveryState::kAcknowledged;
+    case v1::DELIVERY_STATE_DEAD_LETTERED:
+      return DeliveryState::kDeadLettered;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid delivery_state ", static_cast<int>(state)));
+  }
 }
 
 std::vector<std::string> Patterns(
@@ -90,6 +142,8 @@ absl::StatusOr<TailOptions> EventServiceImpl::TailOptionsFor(
 grpc::ServerWriteReactor<v1::SubscribeResponse>* EventServiceImpl::Subscribe(
     grpc::CallbackServerContext* context,
     const v1::SubscribeRequest* request) {
+  absl::Status allowed = Authorize(*context, Role::kClient);
+  if (!allowed.ok()) return new RejectedStream(ToGrpcStatus(allowed));
   absl::StatusOr<TailOptions> options = TailOptionsFor(*request);
   if (!options.ok()) {
     logging::Info("subscribe rejected",
@@ -98,6 +152,9 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventServiceImpl::Subscribe(
     return new RejectedStream(ToGrpcStatus(options.status()));
   }
   options->peer = context->peer();
+  if (!request->subscription().empty()) {
+    return SubscribeDurable(context, *request, *std::move(options));
+  }
   logging::Info("tail stream opened",
                 {{"peer", options->peer},
                  {"after_sequence", absl::StrCat(options->cursor)}});
@@ -107,6 +164,8 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventServiceImpl::Subscribe(
 grpc::ServerUnaryReactor* EventServiceImpl::GetEvent(
     grpc::CallbackServerContext* context, const v1::GetEventRequest* request,
     v1::EventStatus* response) {
+  absl::Status allowed = Authorize(*context, Role::kClient);
+  if (!allowed.ok()) return FinishUnary(context, allowed);
   absl::StatusOr<std::optional<StoredEvent>> stored;
   std::string key;
   switch (request->key_case()) {
@@ -132,13 +191,15 @@ grpc::ServerUnaryReactor* EventServiceImpl::GetEvent(
   }
   *response->mutable_event() = std::move((*stored)->event);
   response->set_duplicate_count((*stored)->duplicate_count);
-  return FinishUnary(context, absl::OkStatus());
+  return FinishUnary(context, AddDeliveryStatus(*response));
 }
 
 grpc::ServerUnaryReactor* EventServiceImpl::ListEvents(
     grpc::CallbackServerContext* context,
     const v1::ListEventsRequest* request,
     v1::ListEventsResponse* response) {
+  absl::Status allowed = Authorize(*context, Role::kClient);
+  if (!allowed.ok()) return FinishUnary(context, allowed);
   if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
     return FinishUnary(context, absl::InvalidArgumentError(absl::StrCat(
                                     "invalid page_size ", request->page_size(),
@@ -160,6 +221,18 @@ grpc::ServerUnaryReactor* EventServiceImpl::ListEvents(
   }
   query.customer_email = request->customer_email();
   query.payment_link_id = request->payment_link_id();
+  if (request->delivery_state() != v1::DELIVERY_STATE_UNSPECIFIED) {
+    absl::StatusOr<DeliveryState> state =
+        FromProtoState(request->delivery_state());
+    if (!state.ok()) return FinishUnary(context, state.status());
+    if (request->subscription().empty()) {
+      return FinishUnary(context,
+                         absl::InvalidArgumentError(
+                             "delivery_state needs a subscription name"));
+    }
+    query.subscription = request->subscription();
+    query.delivery_state = *state;
+  }
   query.limit =
       request->page_size() == 0 ? kDefaultPageSize : request->page_size();
   if (!request->page_token().empty()) {
@@ -180,6 +253,237 @@ grpc::ServerUnaryReactor* EventServiceImpl::ListEvents(
         response->events(response->events_size() - 1).sequence(),
         fingerprint));
   }
+  return FinishUnary(context, absl::OkStatus());
+}
+
+grpc::ServerWriteReactor<v1::SubscribeResponse>*
+EventServiceImpl::SubscribeDurable(grpc::CallbackServerContext* context,
+                                   const v1::SubscribeRequest& request,
+                                   TailOptions options) {
+  int max_outstanding = request.max_outstanding() == 0
+                            ? kDefaultMaxOutstanding
+                            : request.max_outstanding();
+  absl::Duration ack_deadline = request.has_ack_deadline()
+                                    ? ToAbslDuration(request.ack_deadline())
+                                    : absl::Seconds(30);
+  int attempts = request.max_delivery_attempts() == 0
+                     ? kDefaultMaxDeliveryAttempts
+                     : request.max_delivery_attempts();
+  absl::Status invalid;
+  if (max_outstanding < 1 || max_outstanding > kMaxMaxOutstanding) {
+    invalid = absl::InvalidArgumentError(
+        absl::StrCat("invalid max_outstanding ", request.max_outstanding(),
+                     ": use 1 to ", kMaxMaxOutstanding));
+  } else if (ack_deadline < absl::Seconds(1) ||
+             ack_deadline > absl::Minutes(10)) {
+    invalid = absl::InvalidArgumentError(absl::StrCat(
+        "invalid ack_deadline ", absl::FormatDuration(ack_deadline),
+        ": use 1s to 10m"));
+  } else if (attempts < 1 || attempts > 1000) {
+    invalid = absl::InvalidArgumentError(
+        absl::StrCat("invalid max_delivery_attempts ", attempts,
+                     ": use 1 to 1000"));
+  }
+
+  absl::StatusOr<std::shared_ptr<Subscription>> subscription;
+  if (invalid.ok()) {
+    SubscriptionRecord record;
+    record.name = request.subscription();
+    record.event_types = options.filter.Patterns();
+    record.created_at = absl::Now();
+    record.start_sequence = options.cursor;
+    record.cursor = options.cursor;
+    record.ack_deadline = ack_deadline;
+    record.max_delivery_attempts = attempts;
+    record.ordered = request.ordered();
+    subscription = subscriptions_->GetOrCreate(record);
+    if (!subscription.ok()) invalid = subscription.status();
+  }
+  if (!invalid.ok()) {
+    logging::Info("subscribe rejected",
+                  {{"peer", options.peer},
+                   {"subscription", request.subscription()},
+                   {"error", std::string(invalid.message())}});
+    return new RejectedStream(ToGrpcStatus(invalid));
+  }
+  logging::Info("durable stream opened",
+                {{"peer", options.peer},
+                 {"subscription", request.subscription()},
+                 {"max_outstanding", absl::StrCat(max_outstanding)}});
+  return DurableStream::Start(environment_, *std::move(subscription),
+                              max_outstanding, options.heartbeat_interval,
+                              options.peer);
+}
+
+absl::Status EventServiceImpl::AddDeliveryStatus(v1::EventStatus& status) {
+  const v1::Event& event = status.event();
+  absl::StatusOr<std::vector<DeliveryRecord>> rows =
+      environment_.store->DeliveriesOf(event.sequence());
+  if (!rows.ok()) return rows.status();
+  for (const std::shared_ptr<Subscription>& subscription :
+       subscriptions_->All()) {
+    const SubscriptionRecord& record = subscription->record();
+    if (event.sequence() <= record.start_sequence ||
+        !subscription->filter().Matches(event.type())) {
+      continue;
+    }
+    v1::DeliveryStatus* delivery = status.add_deliveries();
+    delivery->set_subscription(record.name);
+    const DeliveryRecord* row = nullptr;
+    for (const DeliveryRecord& candidate : *rows) {
+      if (candidate.subscription == record.name) row = &candidate;
+    }
+    if (row == nullptr) {
+      delivery->set_state(event.sequence() <= subscription->Cursor()
+                              ? v1::DELIVERY_STATE_ACKNOWLEDGED
+                              : v1::DELIVERY_STATE_PENDING);
+      continue;
+    }
+    delivery->set_state(ToProtoState(row->state));
+    delivery->set_attempts(row->attempts);
+    if (row->last_delivered_at > absl::UnixEpoch()) {
+      *delivery->mutable_last_delivered_at() =
+          ToTimestamp(row->last_delivered_at);
+    }
+    if (row->acknowledged_at > absl::UnixEpoch()) {
+      *delivery->mutable_acknowledged_at() = ToTimestamp(row->acknowledged_at);
+    }
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* EventServiceImpl::Acknowledge(
+    grpc::CallbackServerContext* context,
+    const v1::AcknowledgeRequest* request,
+    v1::AcknowledgeResponse* response) {
+  absl::Status allowed = Authorize(*context, Role::kClient);
+  if (!allowed.ok()) return FinishUnary(context, allowed);
+  absl::StatusOr<std::shared_ptr<Subscription>> subscription =
+      subscriptions_->Find(request->subscription());
+  if (!subscription.ok()) return FinishUnary(context, subscription.status());
+  std::vector<std::string> ids(request->ack_ids().begin(),
+                               request->ack_ids().end());
+  int acknowledged = 0;
+  // Waits for the group commit that makes the acknowledgements durable, a
+  // few milliseconds, on this callback thread.
+  absl::Status saved = (*subscription)->Acknowledge(ids, &acknowledged).get();
+  response->set_acknowledged(acknowledged);
+  return FinishUnary(context, saved);
+}
+
+grpc::ServerUnaryReactor* EventServiceImpl::ModifyAckDeadline(
+    grpc::CallbackServerContext* context,
+    const v1::ModifyAckDeadlineRequest* request,
+    v1::ModifyAckDeadlineResponse* response) {
+  absl::Status allowed = Authorize(*context, Role::kClient);
+  if (!allowed.ok()) return FinishUnary(context, allowed);
+  absl::Duration deadline = ToAbslDuration(request->ack_deadline());
+  if (deadline < absl::ZeroDuration() || deadline > absl::Minutes(10)) {
+    return FinishUnary(context,
+                       absl::InvalidArgumentError(absl::StrCat(
+                           "invalid ack_deadline ",
+                           absl::FormatDuration(deadline),
+                           ": use 0 to return the deliveries, or up to 10m")));
+  }
+  absl::StatusOr<std::shared_ptr<Subscription>> subscription =
+      subscriptions_->Find(request->subscription());
+  if (!subscription.ok()) return FinishUnary(context, subscription.status());
+  std::vector<std::string> ids(request->ack_ids().begin(),
+                               request->ack_ids().end());
+  response->set_modified((*subscription)->ModifyAckDeadline(ids, deadline));
+  return FinishUnary(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* EventServiceImpl::Seek(
+    grpc::CallbackServerContext* context, const v1::SeekRequest* request,
+    v1::SeekResponse* response) {
+  absl::Status allowed = Authorize(*context, Role::kAdmin);
+  if (!allowed.ok()) return FinishUnary(context, allowed);
+  absl::StatusOr<std::shared_ptr<Subscription>> subscription =
+      subscriptions_->Find(request->subscription());
+  if (!subscription.ok()) return FinishUnary(context, subscription.status());
+  int64_t cursor = 0;
+  switch (request->target_case()) {
+    case v1::SeekRequest::kSequence:
+      if (request->sequence() < 0) {
+        return FinishUnary(context, absl::InvalidArgumentError(absl::StrCat(
+                                        "invalid sequence ",
+                                        request->sequence(),
+                                        ": use 0 or a sequence number")));
+      }
+      cursor = request->sequence();
+      break;
+    case v1::SeekRequest::kReceivedAt: {
+      absl::StatusOr<int64_t> before = environment_.store->SequenceBefore(
+          ToAbslTime(request->received_at()));
+      if (!before.ok()) return FinishUnary(context, before.status());
+      cursor = *before;
+      break;
+    }
+    case v1::SeekRequest::TARGET_NOT_SET:
+      return FinishUnary(context, absl::InvalidArgumentError(
+                                      "set sequence or received_at"));
+  }
+  absl::StatusOr<int64_t> moved = (*subscription)->Seek(cursor);
+  if (!moved.ok()) return FinishUnary(context, moved.status());
+  response->set_cursor(*moved);
+  return FinishUnary(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* EventServiceImpl::ListSubscriptions(
+    grpc::CallbackServerContext* context,
+    const v1::ListSubscriptionsRequest* request,
+    v1::ListSubscriptionsResponse* response) {
+  absl::Status allowed = Authorize(*context, Role::kAdmin);
+  if (!allowed.ok()) return FinishUnary(context, allowed);
+  for (const std::shared_ptr<Subscription>& subscription :
+       subscriptions_->All()) {
+    absl::StatusOr<SubscriptionStats> stats = subscription->Stats();
+    if (!stats.ok()) return FinishUnary(context, stats.status());
+    const SubscriptionRecord& record = subscription->record();
+    v1::Subscription* listed = response->add_subscriptions();
+    listed->set_name(record.name);
+    for (const std::string& type : record.event_types) {
+      listed->add_event_types(type);
+    }
+    *listed->mutable_created_at() = ToTimestamp(record.created_at);
+    *listed->mutable_ack_deadline() = ToDuration(record.ack_deadline);
+    listed->set_max_delivery_attempts(record.max_delivery_attempts);
+    listed->set_ordered(record.ordered);
+    listed->set_cursor(stats->cursor);
+    listed->set_backlog_events(stats->backlog_events);
+    if (stats->oldest_backlog_received_at) {
+      *listed->mutable_backlog_age() =
+          ToDuration(absl::Now() - *stats->oldest_backlog_received_at);
+    }
+    listed->set_dead_lettered_events(stats->dead_lettered_events);
+    listed->set_expired_events(record.expired_events);
+    listed->set_open_streams(stats->open_streams);
+  }
+  return FinishUnary(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* EventServiceImpl::DeleteSubscription(
+    grpc::CallbackServerContext* context,
+    const v1::DeleteSubscriptionRequest* request,
+    v1::DeleteSubscriptionResponse* response) {
+  absl::Status allowed = Authorize(*context, Role::kAdmin);
+  if (!allowed.ok()) return FinishUnary(context, allowed);
+  return FinishUnary(context, subscriptions_->Delete(request->subscription()));
+}
+
+grpc::ServerUnaryReactor* EventServiceImpl::RedriveDeadLetters(
+    grpc::CallbackServerContext* context,
+    const v1::RedriveDeadLettersRequest* request,
+    v1::RedriveDeadLettersResponse* response) {
+  absl::Status allowed = Authorize(*context, Role::kAdmin);
+  if (!allowed.ok()) return FinishUnary(context, allowed);
+  absl::StatusOr<std::shared_ptr<Subscription>> subscription =
+      subscriptions_->Find(request->subscription());
+  if (!subscription.ok()) return FinishUnary(context, subscription.status());
+  absl::StatusOr<int> redriven = (*subscription)->RedriveDeadLetters();
+  if (!redriven.ok()) return FinishUnary(context, redriven.status());
+  response->set_redriven(*redriven);
   return FinishUnary(context, absl::OkStatus());
 }
 

@@ -6,14 +6,21 @@
 #include <grpcpp/grpcpp.h>
 
 #include "paymento/bridge/v1/event_service.grpc.pb.h"
+#include "src/grpc_service/auth.h"
 #include "src/grpc_service/tail_stream.h"
+#include "src/streaming/subscription_manager.h"
 
 namespace paymento::bridge {
 
 class EventServiceImpl final : public v1::EventService::CallbackService {
  public:
-  explicit EventServiceImpl(const StreamEnvironment& environment)
-      : environment_(environment) {}
+  // `authorizer` checks the bearer token of every call; null allows all.
+  EventServiceImpl(const StreamEnvironment& environment,
+                   SubscriptionManager* subscriptions,
+                   const TokenAuthorizer* authorizer = nullptr)
+      : environment_(environment),
+        subscriptions_(subscriptions),
+        authorizer_(authorizer) {}
 
   grpc::ServerWriteReactor<v1::SubscribeResponse>* Subscribe(
       grpc::CallbackServerContext* context,
@@ -26,14 +33,53 @@ class EventServiceImpl final : public v1::EventService::CallbackService {
       const v1::ListEventsRequest* request,
       v1::ListEventsResponse* response) override;
 
+  grpc::ServerUnaryReactor* Acknowledge(
+      grpc::CallbackServerContext* context,
+      const v1::AcknowledgeRequest* request,
+      v1::AcknowledgeResponse* response) override;
+  grpc::ServerUnaryReactor* ModifyAckDeadline(
+      grpc::CallbackServerContext* context,
+      const v1::ModifyAckDeadlineRequest* request,
+      v1::ModifyAckDeadlineResponse* response) override;
+  grpc::ServerUnaryReactor* Seek(grpc::CallbackServerContext* context,
+                                 const v1::SeekRequest* request,
+                                 v1::SeekResponse* response) override;
+  grpc::ServerUnaryReactor* ListSubscriptions(
+      grpc::CallbackServerContext* context,
+      const v1::ListSubscriptionsRequest* request,
+      v1::ListSubscriptionsResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteSubscription(
+      grpc::CallbackServerContext* context,
+      const v1::DeleteSubscriptionRequest* request,
+      v1::DeleteSubscriptionResponse* response) override;
+  grpc::ServerUnaryReactor* RedriveDeadLetters(
+      grpc::CallbackServerContext* context,
+      const v1::RedriveDeadLettersRequest* request,
+      v1::RedriveDeadLettersResponse* response) override;
+
   static constexpr int kDefaultPageSize = 100;
+  static constexpr int kDefaultMaxOutstanding = 100;
+  static constexpr int kMaxMaxOutstanding = 10000;
+  static constexpr int kDefaultMaxDeliveryAttempts = 10;
   static constexpr int kMaxPageSize = 1000;
 
  private:
   absl::StatusOr<TailOptions> TailOptionsFor(
       const v1::SubscribeRequest& request);
+  grpc::ServerWriteReactor<v1::SubscribeResponse>* SubscribeDurable(
+      grpc::CallbackServerContext* context,
+      const v1::SubscribeRequest& request, TailOptions options);
+  absl::Status AddDeliveryStatus(v1::EventStatus& status);
 
   const StreamEnvironment environment_;
+  SubscriptionManager* const subscriptions_;
+
+  absl::Status Authorize(const grpc::CallbackServerContext& context,
+                         Role role) const {
+    if (authorizer_ == nullptr) return absl::OkStatus();
+    return authorizer_->Authorize(context, role);
+  }
+  const TokenAuthorizer* const authorizer_;
 };
 
 }  // namespace paymento::bridge

@@ -242,6 +242,11 @@ void HttpIngress::LogRequest(const httplib::Request& request,
     fields.emplace_back("event_type", access_state.event_type);
   }
   logging::Info("request", fields);
+  if (options_.metrics != nullptr) {
+    options_.metrics->CountRequest(access_state.route, response.status,
+                                   access_state.outcome,
+                                   access_state.event_type);
+  }
 }
 
 }  // namespace paymento::bridge

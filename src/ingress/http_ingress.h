@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "src/ingress/webhook_handler.h"
+#include "src/metrics/metrics.h"
 
 namespace paymento::bridge {
 
@@ -37,6 +38,9 @@ struct HttpIngressOptions {
   // Longest wait for the next bytes of a request before the connection is
   // closed.
   absl::Duration read_timeout = absl::Seconds(5);
+  // Counts every answered request by outcome when set; must outlive the
+  // ingress.
+  Metrics* metrics = nullptr;
 };
 
 class HttpIngress {

@@ -32,9 +32,16 @@ constexpr KnownType kKnownTypes[] = {
 // Indexed by OrderStatus. Status 6 appears in Paymento's API enum without a
 // name or meaning, so it gets the generic name.
 constexpr absl::string_view kStatusNames[] = {
-    "initialized", "pending",  "partially_paid", "waiting_to_confirm",
-    "timed_out",   "canceled", "",               "paid",
-    "approved",    "rejected",
+    "initialized",
+    "pending",
+    "partially_paid",
+    "waiting_to_confirm",
+    "timed_out",
+    "canceled",
+    "",
+    "paid",
+    "approved",
+    "rejected",
 };
 
 }  // namespace

@@ -39,9 +39,9 @@ bool NestsDeeperThan(absl::string_view body, int max_depth) {
 
 absl::StatusOr<nlohmann::json> ParseJsonObject(absl::string_view body) {
   if (NestsDeeperThan(body, kMaxJsonDepth)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "body nests JSON arrays or objects deeper than ", kMaxJsonDepth,
-        " levels"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("body nests JSON arrays or objects deeper than ",
+                     kMaxJsonDepth, " levels"));
   }
   nlohmann::json parsed = nlohmann::json::parse(
       body.begin(), body.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);

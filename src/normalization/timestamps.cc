@@ -54,7 +54,8 @@ bool ToProtoTimestamp(absl::Time time, google::protobuf::Timestamp* timestamp) {
   int64_t seconds = absl::ToUnixSeconds(time);
   absl::Duration fraction = time - absl::FromUnixSeconds(seconds);
   timestamp->set_seconds(seconds);
-  timestamp->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(fraction)));
+  timestamp->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(fraction)));
   return true;
 }
 

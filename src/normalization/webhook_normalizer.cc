@@ -85,7 +85,8 @@ absl::StatusOr<v1::Event> NormalizeWebhook(absl::string_view body) {
     return absl::InvalidArgumentError("body has no event object");
   }
   std::optional<std::string> id = IdentifierMember(*header, "id");
-  if (!id.has_value()) return absl::InvalidArgumentError("body has no event.id");
+  if (!id.has_value())
+    return absl::InvalidArgumentError("body has no event.id");
   std::optional<std::string> type = IdentifierMember(*header, "type");
   if (!type.has_value()) {
     return absl::InvalidArgumentError("body has no event.type");

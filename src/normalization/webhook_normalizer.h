@@ -29,7 +29,8 @@ namespace paymento::bridge {
 //
 // Returns INVALID_ARGUMENT when the body is not a valid JSON object, has no
 // "event" object, or lacks a non-empty event.id or event.type that is a
-// string or a number. Messages never repeat customer data. Never throws.
+// string or a number. Messages never repeat customer data. Only
+// non-throwing JSON calls are used, so no input makes it throw.
 absl::StatusOr<v1::Event> NormalizeWebhook(absl::string_view body);
 
 }  // namespace paymento::bridge

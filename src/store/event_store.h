@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "paymento/bridge/v1/event.pb.h"
+#include "src/store/subscription_records.h"
 
 namespace paymento::bridge {
 
@@ -66,8 +67,18 @@ struct EventQuery {
   std::optional<absl::Time> received_before;  // exclusive
   std::string customer_email;
   std::string payment_link_id;
+  // With `delivery_state`, only events of this subscription in that state.
+  std::string subscription;
+  std::optional<DeliveryState> delivery_state;
   int64_t after_sequence = 0;
   int limit = 100;
+};
+
+// Matching events after a position, for subscription backlogs.
+struct Backlog {
+  int64_t events = 0;
+  // Received time of the oldest of them; unset without events.
+  std::optional<absl::Time> oldest_received_at;
 };
 
 using CommitListener = std::function<void(int64_t last_sequence)>;
@@ -106,6 +117,42 @@ class EventStore {
       int64_t sequence) = 0;
   virtual absl::StatusOr<std::vector<v1::Event>> List(
       const EventQuery& query) = 0;
+
+  // Durable subscriptions.
+
+  virtual absl::StatusOr<std::vector<SubscriptionRecord>>
+  LoadSubscriptions() = 0;
+  // Creates the subscription unless one with its name exists; returns the
+  // stored record either way.
+  virtual absl::StatusOr<SubscriptionRecord> CreateSubscription(
+      const SubscriptionRecord& record) = 0;
+  // Deletes the subscription and its delivery rows. NOT_FOUND if absent.
+  virtual absl::Status DeleteSubscription(absl::string_view name) = 0;
+  // Returns the delivery rows a subscription needs after a restart: those
+  // above its cursor, and pending or leased ones below it.
+  virtual absl::StatusOr<std::vector<DeliveryRecord>> LoadDeliveries(
+      absl::string_view subscription, int64_t cursor) = 0;
+  // Returns the dead-lettered delivery rows of a subscription.
+  virtual absl::StatusOr<std::vector<DeliveryRecord>> LoadDeadLetters(
+      absl::string_view subscription) = 0;
+  // Queues delivery changes for the next group commit; the future is ready
+  // once they are durable.
+  virtual std::future<absl::Status> SaveDeliveries(DeliveryUpdate update) = 0;
+  // Moves the cursor: rows above it are deleted (their events are pending
+  // again) and rows at or below it become acknowledged.
+  virtual absl::Status SeekSubscription(absl::string_view name,
+                                        int64_t cursor) = 0;
+  // Returns the delivery rows of one event, for every subscription.
+  virtual absl::StatusOr<std::vector<DeliveryRecord>> DeliveriesOf(
+      int64_t sequence) = 0;
+  // Returns the sequence of the first event received at or after `time`,
+  // or LastSequence() + 1 when there is none.
+  virtual absl::StatusOr<int64_t> FirstSequenceAtOrAfter(absl::Time time) = 0;
+
+  // Counts the events after `after_sequence` whose type matches.
+  virtual absl::StatusOr<Backlog> CountBacklog(
+      const std::vector<std::string>& type_patterns,
+      int64_t after_sequence) = 0;
 
   // Sets the function called after each commit. Call before the first
   // Append.

@@ -10,6 +10,11 @@ SqliteStatement::~SqliteStatement() {
   sqlite3_clear_bindings(statement_);
 }
 
+void SqliteStatement::Reset() {
+  sqlite3_reset(statement_);
+  sqlite3_clear_bindings(statement_);
+}
+
 void SqliteStatement::BindInt64(int index, int64_t value) {
   sqlite3_bind_int64(statement_, index, value);
 }

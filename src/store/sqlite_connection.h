@@ -37,6 +37,9 @@ class SqliteStatement {
   void BindBlob(int index, absl::string_view value);
   void BindNull(int index);
 
+  // Clears the bindings and rewinds, to run the statement again.
+  void Reset();
+
   // Steps once: true with a row, false when done. Errors carry the SQLite
   // message.
   absl::StatusOr<bool> Step();

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <system_error>
 #include <utility>
+#include <variant>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
@@ -51,22 +52,6 @@ absl::Status CreateParentDirectory(const std::string& path) {
 }
 
 }  // namespace
-
-class SqliteEventStore::ReadLease {
- public:
-  ReadLease(SqliteEventStore* store,
-            std::unique_ptr<SqliteConnection> connection)
-      : store_(store), connection_(std::move(connection)) {}
-  ReadLease(ReadLease&& other) noexcept = default;
-  ~ReadLease() {
-    if (connection_ != nullptr) store_->ReturnReader(std::move(connection_));
-  }
-  SqliteConnection* operator->() { return connection_.get(); }
-
- private:
-  SqliteEventStore* store_;
-  std::unique_ptr<SqliteConnection> connection_;
-};
 
 SqliteEventStore::SqliteEventStore(std::string path,
                                    SqliteStoreOptions options)
@@ -167,18 +152,24 @@ std::future<absl::StatusOr<AppendResult>> SqliteEventStore::Append(
 void SqliteEventStore::WriterLoop() {
   for (;;) {
     std::vector<PendingAppend> batch;
+    std::vector<PendingUpdate> updates;
     CommitListener listener;
     {
       absl::MutexLock lock(&queue_mu_);
       queue_mu_.Await(absl::Condition(
           +[](SqliteEventStore* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return !self->queue_.empty() || self->closing_;
+            return !self->queue_.empty() || !self->updates_.empty() ||
+                   self->closing_;
           },
           this));
-      if (queue_.empty() && closing_) break;
+      if (queue_.empty() && updates_.empty() && closing_) break;
       while (!queue_.empty() && batch.size() < options_.max_batch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
+      }
+      while (!updates_.empty() && updates.size() < options_.max_batch) {
+        updates.push_back(std::move(updates_.front()));
+        updates_.pop_front();
       }
       listener = listener_;
     }
@@ -186,7 +177,7 @@ void SqliteEventStore::WriterLoop() {
     absl::StatusOr<int64_t> committed;
     {
       absl::MutexLock lock(&writer_mu_);
-      committed = CommitBatch(batch);
+      committed = CommitBatch(batch, updates);
     }
     ReportWriteHealth(committed.status());
     int64_t previous = last_sequence_.load();
@@ -195,6 +186,9 @@ void SqliteEventStore::WriterLoop() {
       pending.promise.set_value(committed.ok() ? pending.result
                                                : committed.status());
     }
+    for (PendingUpdate& pending : updates) {
+      pending.promise.set_value(committed.status());
+    }
     if (committed.ok() && *committed != previous && listener) {
       listener(*committed);
     }
@@ -202,7 +196,7 @@ void SqliteEventStore::WriterLoop() {
 }
 
 absl::StatusOr<int64_t> SqliteEventStore::CommitBatch(
-    std::vector<PendingAppend>& batch) {
+    std::vector<PendingAppend>& batch, std::vector<PendingUpdate>& updates) {
   absl::Status begun = writer_->Execute("BEGIN IMMEDIATE");
   if (!begun.ok()) return begun;
   int64_t next_sequence = last_sequence_.load() + 1;
@@ -211,6 +205,13 @@ absl::StatusOr<int64_t> SqliteEventStore::CommitBatch(
     if (!appended.ok()) {
       writer_->Execute("ROLLBACK").IgnoreError();
       return appended;
+    }
+  }
+  for (PendingUpdate& pending : updates) {
+    absl::Status applied = ApplyUpdateLocked(pending.update);
+    if (!applied.ok()) {
+      writer_->Execute("ROLLBACK").IgnoreError();
+      return applied;
     }
   }
   int64_t last = next_sequence - 1;
@@ -426,62 +427,116 @@ absl::StatusOr<std::optional<StoredEvent>> SqliteEventStore::GetBySequence(
       sequence, "");
 }
 
+namespace {
+
+// A WHERE clause built from optional filters. Values are bound, never
+// spliced into the SQL, so only the clause's shape varies and each shape is
+// prepared once and cached.
+struct WhereClause {
+  std::vector<std::string> conditions;
+  std::vector<std::variant<int64_t, std::string>> values;
+
+  void Add(std::string condition, std::variant<int64_t, std::string> value) {
+    conditions.push_back(std::move(condition));
+    values.push_back(std::move(value));
+  }
+  // Adds "(type = ? OR type LIKE ? ...)" for a filter that is not "all".
+  void AddTypes(const TypeFilter& filter, absl::string_view column) {
+    if (filter.MatchesAll()) return;
+    std::vector<std::string> terms;
+    for (const std::string& type : filter.exact_types()) {
+      terms.push_back(absl::StrCat(column, " = ?"));
+      values.push_back(type);
+    }
+    for (const std::string& prefix : filter.prefixes()) {
+      terms.push_back(absl::StrCat(column, " LIKE ? ESCAPE '\\'"));
+      values.push_back(LikePrefix(prefix));
+    }
+    conditions.push_back(absl::StrCat("(", absl::StrJoin(terms, " OR "), ")"));
+  }
+  std::string Sql() const { return absl::StrJoin(conditions, " AND "); }
+  void Bind(SqliteStatement& statement) const {
+    int index = 1;
+    for (const auto& value : values) {
+      if (std::holds_alternative<int64_t>(value)) {
+        statement.BindInt64(index++, std::get<int64_t>(value));
+      } else {
+        statement.BindText(index++, std::get<std::string>(value));
+      }
+    }
+  }
+};
+
+}  // namespace
+
+absl::StatusOr<SubscriptionRecord> SqliteEventStore::FindSubscription(
+    absl::string_view name) {
+  absl::StatusOr<std::vector<SubscriptionRecord>> all = LoadSubscriptions();
+  if (!all.ok()) return all.status();
+  for (SubscriptionRecord& record : *all) {
+    if (record.name == name) return std::move(record);
+  }
+  return absl::NotFoundError(absl::StrCat(
+      "no subscription named \"", name,
+      "\": list them with ListSubscriptions"));
+}
+
 absl::StatusOr<std::vector<v1::Event>> SqliteEventStore::List(
     const EventQuery& query) {
   absl::StatusOr<TypeFilter> filter = TypeFilter::Create(query.type_patterns);
   if (!filter.ok()) return filter.status();
 
-  // Values are bound, never spliced into the SQL; only the shape of the
-  // WHERE clause varies, so each shape is prepared and cached once.
-  std::vector<std::string> conditions = {"sequence > ?"};
-  std::vector<std::string> type_terms;
-  std::vector<std::string> type_values;
-  if (!filter->MatchesAll()) {
-    for (const std::string& type : filter->exact_types()) {
-      type_terms.push_back("type = ?");
-      type_values.push_back(type);
-    }
-    for (const std::string& prefix : filter->prefixes()) {
-      type_terms.push_back("type LIKE ? ESCAPE '\\'");
-      type_values.push_back(LikePrefix(prefix));
-    }
-    conditions.push_back(
-        absl::StrCat("(", absl::StrJoin(type_terms, " OR "), ")"));
+  WhereClause where;
+  where.Add("e.sequence > ?", query.after_sequence);
+  where.AddTypes(*filter, "e.type");
+  if (query.received_after) {
+    where.Add("e.received_at_us >= ?",
+              absl::ToUnixMicros(*query.received_after));
   }
-  if (query.received_after) conditions.push_back("received_at_us >= ?");
-  if (query.received_before) conditions.push_back("received_at_us < ?");
-  if (!query.customer_email.empty()) conditions.push_back("customer_email = ?");
+  if (query.received_before) {
+    where.Add("e.received_at_us < ?",
+              absl::ToUnixMicros(*query.received_before));
+  }
+  if (!query.customer_email.empty()) {
+    where.Add("e.customer_email = ?",
+              absl::AsciiStrToLower(query.customer_email));
+  }
   if (!query.payment_link_id.empty()) {
-    conditions.push_back("payment_link_id = ?");
+    where.Add("e.payment_link_id = ?", query.payment_link_id);
   }
-  std::string sql =
-      absl::StrCat("SELECT event FROM events WHERE ",
-                   absl::StrJoin(conditions, " AND "),
-                   " ORDER BY sequence LIMIT ?");
+  std::string from = "events e";
+  if (query.delivery_state.has_value()) {
+    absl::StatusOr<SubscriptionRecord> subscription =
+        FindSubscription(query.subscription);
+    if (!subscription.ok()) return subscription.status();
+    absl::StatusOr<TypeFilter> subscribed =
+        TypeFilter::Create(subscription->event_types);
+    if (!subscribed.ok()) return subscribed.status();
+    // Without a delivery row, an event at or below the cursor counts as
+    // acknowledged and one above it as pending.
+    from = absl::StrCat(
+        "events e LEFT JOIN deliveries d ON d.subscription = ? AND"
+        " d.sequence = e.sequence");
+    where.values.insert(where.values.begin(), subscription->name);
+    where.Add("e.sequence > ?", subscription->start_sequence);
+    where.AddTypes(*subscribed, "e.type");
+    where.values.push_back(subscription->cursor);
+    where.Add(absl::StrCat("COALESCE(d.state, CASE WHEN e.sequence <= ? THEN ",
+                           static_cast<int>(DeliveryState::kAcknowledged),
+                           " ELSE ",
+                           static_cast<int>(DeliveryState::kPending),
+                           " END) = ?"),
+              static_cast<int64_t>(*query.delivery_state));
+  }
+  std::string sql = absl::StrCat("SELECT e.event FROM ", from, " WHERE ",
+                                 where.Sql(), " ORDER BY e.sequence LIMIT ",
+                                 query.limit);
 
   absl::StatusOr<ReadLease> reader = BorrowReader();
   if (!reader.ok()) return reader.status();
   absl::StatusOr<SqliteStatement> statement = (*reader)->Prepare(sql);
   if (!statement.ok()) return statement.status();
-  int index = 1;
-  statement->BindInt64(index++, query.after_sequence);
-  for (const std::string& value : type_values) {
-    statement->BindText(index++, value);
-  }
-  if (query.received_after) {
-    statement->BindInt64(index++, absl::ToUnixMicros(*query.received_after));
-  }
-  if (query.received_before) {
-    statement->BindInt64(index++, absl::ToUnixMicros(*query.received_before));
-  }
-  if (!query.customer_email.empty()) {
-    statement->BindText(index++, absl::AsciiStrToLower(query.customer_email));
-  }
-  if (!query.payment_link_id.empty()) {
-    statement->BindText(index++, query.payment_link_id);
-  }
-  statement->BindInt64(index++, query.limit);
-
+  where.Bind(*statement);
   std::vector<v1::Event> events;
   for (;;) {
     absl::StatusOr<bool> row = statement->Step();
@@ -492,6 +547,30 @@ absl::StatusOr<std::vector<v1::Event>> SqliteEventStore::List(
     events.push_back(std::move(*event));
   }
   return events;
+}
+
+absl::StatusOr<Backlog> SqliteEventStore::CountBacklog(
+    const std::vector<std::string>& type_patterns, int64_t after_sequence) {
+  absl::StatusOr<TypeFilter> filter = TypeFilter::Create(type_patterns);
+  if (!filter.ok()) return filter.status();
+  WhereClause where;
+  where.Add("e.sequence > ?", after_sequence);
+  where.AddTypes(*filter, "e.type");
+  absl::StatusOr<ReadLease> reader = BorrowReader();
+  if (!reader.ok()) return reader.status();
+  absl::StatusOr<SqliteStatement> statement = (*reader)->Prepare(
+      absl::StrCat("SELECT COUNT(*), MIN(e.received_at_us) FROM events e"
+                   " WHERE ", where.Sql()));
+  if (!statement.ok()) return statement.status();
+  where.Bind(*statement);
+  absl::StatusOr<bool> row = statement->Step();
+  if (!row.ok()) return row.status();
+  Backlog backlog;
+  backlog.events = statement->ColumnInt64(0);
+  if (backlog.events > 0) {
+    backlog.oldest_received_at = absl::FromUnixMicros(statement->ColumnInt64(1));
+  }
+  return backlog;
 }
 
 }  // namespace paymento::bridge

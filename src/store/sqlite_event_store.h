@@ -56,6 +56,24 @@ class SqliteEventStore : public EventStore {
   void SetCommitListener(CommitListener listener) override;
   void Close() override;
 
+  absl::StatusOr<std::vector<SubscriptionRecord>> LoadSubscriptions() override;
+  absl::StatusOr<SubscriptionRecord> CreateSubscription(
+      const SubscriptionRecord& record) override;
+  absl::Status DeleteSubscription(absl::string_view name) override;
+  absl::StatusOr<std::vector<DeliveryRecord>> LoadDeliveries(
+      absl::string_view subscription, int64_t cursor) override;
+  absl::StatusOr<std::vector<DeliveryRecord>> LoadDeadLetters(
+      absl::string_view subscription) override;
+  std::future<absl::Status> SaveDeliveries(DeliveryUpdate update) override;
+  absl::Status SeekSubscription(absl::string_view name,
+                                int64_t cursor) override;
+  absl::StatusOr<std::vector<DeliveryRecord>> DeliveriesOf(
+      int64_t sequence) override;
+  absl::StatusOr<int64_t> FirstSequenceAtOrAfter(absl::Time time) override;
+  absl::StatusOr<Backlog> CountBacklog(
+      const std::vector<std::string>& type_patterns,
+      int64_t after_sequence) override;
+
  private:
   struct PendingAppend {
     v1::Event event;
@@ -64,8 +82,27 @@ class SqliteEventStore : public EventStore {
     absl::StatusOr<AppendResult> result = AppendResult{};
   };
 
+  struct PendingUpdate {
+    DeliveryUpdate update;
+    std::promise<absl::Status> promise;
+  };
+
   // A read connection borrowed from the pool, returned on destruction.
-  class ReadLease;
+  class ReadLease {
+   public:
+    ReadLease(SqliteEventStore* store,
+              std::unique_ptr<SqliteConnection> connection)
+        : store_(store), connection_(std::move(connection)) {}
+    ReadLease(ReadLease&& other) noexcept = default;
+    ~ReadLease() {
+      if (connection_ != nullptr) store_->ReturnReader(std::move(connection_));
+    }
+    SqliteConnection* operator->() { return connection_.get(); }
+
+   private:
+    SqliteEventStore* store_;
+    std::unique_ptr<SqliteConnection> connection_;
+  };
 
   SqliteEventStore(std::string path, SqliteStoreOptions options);
 
@@ -73,8 +110,17 @@ class SqliteEventStore : public EventStore {
   void WriterLoop();
   // Commits `batch` in one transaction and fills each entry's result.
   // Returns the new last sequence, or an error after rolling back.
-  absl::StatusOr<int64_t> CommitBatch(std::vector<PendingAppend>& batch)
+  absl::StatusOr<int64_t> CommitBatch(std::vector<PendingAppend>& batch,
+                                      std::vector<PendingUpdate>& updates)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
+  absl::StatusOr<SubscriptionRecord> FindSubscription(absl::string_view name);
+  absl::Status ApplyUpdateLocked(const DeliveryUpdate& update)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
+  // Runs `sql` statements in one immediate transaction on the writer.
+  absl::Status ExecuteInTransaction(
+      const std::function<absl::Status(SqliteConnection&)>& body);
+  absl::StatusOr<std::vector<DeliveryRecord>> QueryDeliveries(
+      const std::string& sql, absl::string_view text, int64_t number);
   absl::Status AppendOneLocked(PendingAppend& pending, int64_t& next_sequence)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
   absl::Status SaveLastSequenceLocked(int64_t last)
@@ -95,6 +141,7 @@ class SqliteEventStore : public EventStore {
   // Guards the queue between request threads and the writer thread.
   absl::Mutex queue_mu_;
   std::deque<PendingAppend> queue_ ABSL_GUARDED_BY(queue_mu_);
+  std::deque<PendingUpdate> updates_ ABSL_GUARDED_BY(queue_mu_);
   bool closing_ ABSL_GUARDED_BY(queue_mu_) = false;
   CommitListener listener_ ABSL_GUARDED_BY(queue_mu_);
 

@@ -8,7 +8,7 @@
 namespace paymento::bridge {
 namespace {
 
-// Migration N is kMigrations[N - 1]. Append new migrations; never edit one
+// Migration N is Migrations()[N - 1]. Append new migrations; never edit one
 // that has shipped.
 const std::vector<std::string>& Migrations() {
   static const auto* migrations = new std::vector<std::string>{
@@ -53,6 +53,33 @@ CREATE TABLE quarantine (
   body_sha256 BLOB NOT NULL,
   UNIQUE (body_sha256, reason)
 );
+)sql",
+      // 2: durable subscriptions and their per-event delivery state. An
+      // event at or below a subscription's cursor without a delivery row
+      // counts as acknowledged; above it, as pending.
+      R"sql(
+CREATE TABLE subscriptions (
+  name TEXT PRIMARY KEY,
+  event_types TEXT NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  start_sequence INTEGER NOT NULL,
+  cursor INTEGER NOT NULL,
+  ack_deadline_ms INTEGER NOT NULL,
+  max_delivery_attempts INTEGER NOT NULL,
+  ordered INTEGER NOT NULL,
+  expired_events INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE deliveries (
+  subscription TEXT NOT NULL,
+  sequence INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  last_delivered_us INTEGER NOT NULL DEFAULT 0,
+  acknowledged_us INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (subscription, sequence)
+) WITHOUT ROWID;
+CREATE INDEX deliveries_sequence ON deliveries(sequence);
+CREATE INDEX deliveries_state ON deliveries(subscription, state, sequence);
 )sql",
   };
   return *migrations;

@@ -42,9 +42,8 @@ absl::StatusOr<absl::Time> ParseUnixTimestampHeader(absl::string_view value) {
         "timestamp is empty: expected Unix time in decimal seconds");
   }
   if (!AllDigits(value)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("timestamp ", Quote(value),
-                     " is not Unix time in decimal seconds"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "timestamp ", Quote(value), " is not Unix time in decimal seconds"));
   }
   absl::string_view significant = value;
   while (significant.size() > 1 && significant.front() == '0') {
@@ -71,8 +70,9 @@ absl::Status CheckHeaderTimestamp(absl::string_view timestamp, absl::Time now,
 
   if (*time < now - policy.tolerance) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "stale timestamp: ", timestamp, " is ", absl::FormatDuration(now - *time),
-        " old, over the tolerance of ", absl::FormatDuration(policy.tolerance)));
+        "stale timestamp: ", timestamp, " is ",
+        absl::FormatDuration(now - *time), " old, over the tolerance of ",
+        absl::FormatDuration(policy.tolerance)));
   }
   if (*time > now + policy.tolerance) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -88,18 +88,18 @@ absl::Status CheckCreatedAt(std::optional<absl::Time> created_at,
   if (!created_at.has_value()) return absl::OkStatus();
 
   if (*created_at < now - policy.dedup_window) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "stale event.createdAt: ", FormatUtc(*created_at), " is ",
-        absl::FormatDuration(now - *created_at),
-        " old, over the dedup window of ",
-        absl::FormatDuration(policy.dedup_window)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("stale event.createdAt: ", FormatUtc(*created_at), " is ",
+                     absl::FormatDuration(now - *created_at),
+                     " old, over the dedup window of ",
+                     absl::FormatDuration(policy.dedup_window)));
   }
   if (*created_at > now + policy.tolerance) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "event.createdAt in the future: ", FormatUtc(*created_at),
-        " is ", absl::FormatDuration(*created_at - now),
-        " ahead, over the tolerance of ",
-        absl::FormatDuration(policy.tolerance)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("event.createdAt in the future: ", FormatUtc(*created_at),
+                     " is ", absl::FormatDuration(*created_at - now),
+                     " ahead, over the tolerance of ",
+                     absl::FormatDuration(policy.tolerance)));
   }
   return absl::OkStatus();
 }

@@ -30,10 +30,11 @@ struct FreshnessPolicy {
 // Parses X-Paymento-Timestamp: Unix time in whole seconds, as decimal digits
 // with no sign, spaces or fraction.
 //
-// A value of 10^12 or more (13 significant digits) is rejected as INVALID_ARGUMENT rather than
-// read as milliseconds: Paymento sends seconds, and the header scheme signs
-// the header text, so a sender in milliseconds signs a different message from
-// Paymento's and should be fixed rather than guessed at.
+// A value of 10^12 or more (13 significant digits) is rejected as
+// INVALID_ARGUMENT rather than read as milliseconds, because Paymento sends
+// seconds. The header scheme signs the header text, so a sender that uses
+// milliseconds signs a different message from Paymento's. Such a sender needs
+// fixing, and guessing the unit would hide that.
 absl::StatusOr<absl::Time> ParseUnixTimestampHeader(absl::string_view value);
 
 // Checks the X-Paymento-Timestamp of a request verified with the header

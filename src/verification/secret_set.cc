@@ -25,8 +25,7 @@ absl::string_view StripLineBreaks(absl::string_view text) {
   return text;
 }
 
-std::vector<std::string> SplitAndStrip(absl::string_view text,
-                                       char separator) {
+std::vector<std::string> SplitAndStrip(absl::string_view text, char separator) {
   std::vector<std::string> values;
   for (absl::string_view entry : absl::StrSplit(text, separator)) {
     entry = StripLineBreaks(entry);
@@ -56,8 +55,8 @@ std::string SecretFingerprint(absl::string_view secret) {
   uint8_t digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const uint8_t*>(secret.data()), secret.size(),
          digest);
-  std::string hex = absl::BytesToHexString(absl::string_view(
-      reinterpret_cast<const char*>(digest), sizeof(digest)));
+  std::string hex = absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
   return hex.substr(0, kFingerprintHexDigits);
 }
 

@@ -72,8 +72,7 @@ void WarnAboutWhitespace(const SecretSet& secrets, absl::string_view origin) {
     logging::Warn(
         "secret starts or ends with whitespace, which is used as part of "
         "the secret",
-        {{"source", std::string(origin)},
-         {"fingerprint", secret.fingerprint}});
+        {{"source", std::string(origin)}, {"fingerprint", secret.fingerprint}});
   }
 }
 
@@ -93,8 +92,9 @@ absl::StatusOr<std::unique_ptr<SecretSource>> SecretSource::FromEnvironment(
   auto secrets = std::make_shared<const SecretSet>(SplitSecretList(value));
   if (!value.empty() && secrets->empty()) {
     return absl::FailedPreconditionError(
-        absl::StrCat(variable, " is set but holds no secret: set it to one "
-                               "or more comma-separated secrets"));
+        absl::StrCat(variable,
+                     " is set but contains no secret: set it to one "
+                     "or more comma-separated secrets"));
   }
   if (secrets->empty() && required) {
     std::string kind = SecretKind(variable);
@@ -122,17 +122,20 @@ absl::StatusOr<std::unique_ptr<SecretSource>> SecretSource::FromFile(
 
 absl::StatusOr<std::unique_ptr<SecretSource>> SecretSource::FromFileNamedBy(
     std::string file_variable, std::string path) {
+  // Start-up errors name the variable, so the operator sees which one to fix.
+  std::string prefix =
+      file_variable.empty() ? "" : absl::StrCat(file_variable, ": ");
   absl::StatusOr<std::string> contents = ReadSecretFile(path);
-  if (!contents.ok()) return contents.status();
-
-  auto secrets =
-      std::make_shared<const SecretSet>(SplitSecretFile(*contents));
-  if (secrets->empty()) {
-    std::string named_by =
-        file_variable.empty() ? "" : absl::StrCat(" (", file_variable, ")");
+  if (!contents.ok()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("secret file ", path, named_by,
-                     " holds no secret: write one secret per line"));
+        absl::StrCat(prefix, contents.status().message()));
+  }
+
+  auto secrets = std::make_shared<const SecretSet>(SplitSecretFile(*contents));
+  if (secrets->empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(prefix, "secret file ", path,
+                     " contains no secret: write one secret per line"));
   }
   WarnAboutWhitespace(*secrets, path);
   // The constructor is private, so std::make_unique cannot call it.
@@ -217,11 +220,10 @@ absl::Status SecretSource::Reload() {
     return absl::OkStatus();
   }
 
-  auto secrets =
-      std::make_shared<const SecretSet>(SplitSecretFile(*contents));
+  auto secrets = std::make_shared<const SecretSet>(SplitSecretFile(*contents));
   if (secrets->empty()) {
     absl::Status reason = absl::FailedPreconditionError(
-        absl::StrCat("secret file ", file_path_, " holds no secret"));
+        absl::StrCat("secret file ", file_path_, " contains no secret"));
     SetFileStateLocked(FileState::kNoSecret, reason);
     return reason;
   }

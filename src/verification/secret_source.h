@@ -2,8 +2,8 @@
 // start-up and, when they come from a file, re-read while the service runs.
 //
 // For a variable name V such as PAYMENTO_WEBHOOK_SECRET:
-//   V       holds comma-separated secrets (see SplitSecretList);
-//   V_FILE  holds the path of a file with one secret per line (see
+//   V       contains comma-separated secrets (see SplitSecretList);
+//   V_FILE  contains the path of a file with one secret per line (see
 //           SplitSecretFile).
 // Setting both is an error. A variable set to the empty string counts as
 // unset, as it does for most container runtimes.
@@ -53,13 +53,13 @@ class SecretSource {
   // Reads `variable` or `variable`_FILE as described above.
   //
   // Errors: INVALID_ARGUMENT when both are set; FAILED_PRECONDITION when the
-  // file cannot be read, when a set variable or the file holds no secret, or
+  // file cannot be read, when a set variable or the file contains no secret, or
   // when `required` and neither is set. When neither is set and not
   // `required`, returns a source with an empty set and configured() false.
   static absl::StatusOr<std::unique_ptr<SecretSource>> FromEnvironment(
       absl::string_view variable, bool required);
 
-  // Returns a source with a fixed set. INVALID_ARGUMENT when `values` holds
+  // Returns a source with a fixed set. INVALID_ARGUMENT when `values` contains
   // no non-empty secret.
   static absl::StatusOr<std::unique_ptr<SecretSource>> FromValues(
       std::vector<std::string> values);
@@ -68,7 +68,8 @@ class SecretSource {
   static absl::StatusOr<std::unique_ptr<SecretSource>> FromFile(
       std::string path);
 
-  // Creates a source with a fixed set; configured() is !secrets->empty().
+  // Creates a source with a fixed set, which must not be null. configured()
+  // is true when the set is not empty.
   explicit SecretSource(std::shared_ptr<const SecretSet> secrets);
 
   SecretSource(const SecretSource&) = delete;

@@ -47,7 +47,7 @@ int HexDigitValue(char c) {
 
 // Decodes 64 hex digits in either case into a MAC. Any other text cannot be
 // a signature, so the caller treats it as a non-match. The branches depend
-// only on the candidate, which the sender already knows, never on a secret.
+// only on the candidate, which the sender chose, never on a secret.
 bool DecodeMacHex(absl::string_view hex, Mac* mac) {
   if (hex.size() != 2 * kMacBytes) return false;
   for (size_t i = 0; i < kMacBytes; ++i) {

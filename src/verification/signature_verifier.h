@@ -1,7 +1,7 @@
 // Verifies the HMAC-SHA256 signatures of Paymento requests.
 //
-// Payment-link webhooks are signed in one of two schemes, and a request
-// passes when either scheme that the policy allows verifies:
+// Payment-link webhooks are signed in one of two schemes. A request passes
+// when a scheme that the policy allows verifies:
 //   body scheme:   hex(HMAC-SHA256(secret, raw body bytes))
 //   header scheme: hex(HMAC-SHA256(secret, event_id + ":" + event_type + ":" +
 //                  timestamp)), over the X-Paymento-Event-Id,
@@ -77,7 +77,7 @@ struct VerifiedSignature {
 // is tried first, then the header scheme. The header scheme is tried only
 // when all three X-Paymento-* headers are present.
 //
-// Returns UNAUTHENTICATED "missing signature header" when the request holds
+// Returns UNAUTHENTICATED "missing signature header" when the request contains
 // no signature value, and UNAUTHENTICATED "invalid signature" when no
 // signature matches, including when `secrets` is empty.
 absl::StatusOr<VerifiedSignature> VerifyWebhookSignature(

@@ -20,6 +20,7 @@
 #include "paymento/bridge/v1/event_service.grpc.pb.h"
 #include "src/cli/sample_event.h"
 #include "src/verification/signature_verifier.h"
+#include "tests/testing/bridge_client.h"
 #include "tests/testing/bridge_process.h"
 
 namespace paymento::bridge {
@@ -28,32 +29,18 @@ namespace {
 using ::paymento::bridge::test_support::BridgeOptions;
 using ::paymento::bridge::test_support::BridgeProcess;
 
-constexpr char kSecret[] = "whsec_end_to_end_test";
+using ::paymento::bridge::test_support::kTestSecret;
+using ::paymento::bridge::test_support::PostEvent;
+using ::paymento::bridge::test_support::PostSigned;
+
+constexpr const char* kSecret = kTestSecret;
 
 BridgeOptions DefaultOptions() {
-  BridgeOptions options;
-  options.environment["PAYMENTO_WEBHOOK_SECRET"] = kSecret;
-  return options;
-}
-
-httplib::Result PostSigned(const BridgeProcess& bridge,
-                           const std::string& body,
-                           const std::string& signature) {
-  httplib::Client client(bridge.http_base());
-  client.set_read_timeout(10);
-  httplib::Headers headers = {{"X-Paymento-Signature", signature}};
-  return client.Post("/webhook", headers, body, "application/json");
-}
-
-httplib::Result PostEvent(const BridgeProcess& bridge, const std::string& type,
-                          const std::string& id) {
-  std::string body = SampleWebhookBody(type, id, absl::Now());
-  return PostSigned(bridge, body, HmacSha256Hex(kSecret, body));
+  return test_support::OptionsWithSecret();
 }
 
 std::unique_ptr<v1::EventService::Stub> Stub(const BridgeProcess& bridge) {
-  return v1::EventService::NewStub(grpc::CreateChannel(
-      bridge.grpc_address(), grpc::InsecureChannelCredentials()));
+  return test_support::NewStub(bridge);
 }
 
 // Reads deliveries from a stream until `count` events arrived or the

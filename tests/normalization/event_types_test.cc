@@ -36,9 +36,9 @@ TEST(KnownEventTypeTest, MapsUnknownTypesToUnspecified) {
 
 TEST(GatewayStatusNameTest, NamesDocumentedStatuses) {
   const std::vector<std::pair<int64_t, std::string>> cases = {
-      {0, "initialized"},    {1, "pending"},   {2, "partially_paid"},
+      {0, "initialized"},        {1, "pending"},   {2, "partially_paid"},
       {3, "waiting_to_confirm"}, {4, "timed_out"}, {5, "canceled"},
-      {6, "status_6"},       {7, "paid"},      {8, "approved"},
+      {6, "status_6"},           {7, "paid"},      {8, "approved"},
       {9, "rejected"},
   };
   for (const auto& [status, name] : cases) {

@@ -40,11 +40,10 @@ TEST(ParseRfc3339TimeTest, ParsesVariants) {
 TEST(ParseRfc3339TimeTest, RejectsOtherText) {
   for (absl::string_view text :
        {"", "now", "2024-01-15", "10:30:00Z", "2024-01-15T10:30Z",
-        "2024-13-15T10:30:00Z", "2024-01-32T10:30:00Z",
-        "2024-01-15T25:30:00Z", "2024-01-15T10:30:00ZZ",
-        "2024-01-15T10:30:00+25:00", "1705314600", "infinite-future",
-        "infinite-past", "10000-01-01T00:00:00Z", "0000-12-31T23:59:59Z",
-        "2024-01-15T10:30:00Z trailing"}) {
+        "2024-13-15T10:30:00Z", "2024-01-32T10:30:00Z", "2024-01-15T25:30:00Z",
+        "2024-01-15T10:30:00ZZ", "2024-01-15T10:30:00+25:00", "1705314600",
+        "infinite-future", "infinite-past", "10000-01-01T00:00:00Z",
+        "0000-12-31T23:59:59Z", "2024-01-15T10:30:00Z trailing"}) {
     EXPECT_FALSE(ParseRfc3339Time(text).has_value()) << text;
   }
 }
@@ -52,8 +51,8 @@ TEST(ParseRfc3339TimeTest, RejectsOtherText) {
 TEST(ToProtoTimestampTest, SplitsSecondsAndNanos) {
   google::protobuf::Timestamp timestamp;
 
-  ASSERT_TRUE(ToProtoTimestamp(kTime + absl::Nanoseconds(123456789),
-                               &timestamp));
+  ASSERT_TRUE(
+      ToProtoTimestamp(kTime + absl::Nanoseconds(123456789), &timestamp));
 
   EXPECT_EQ(timestamp.seconds(), 1705314600);
   EXPECT_EQ(timestamp.nanos(), 123456789);
@@ -62,8 +61,8 @@ TEST(ToProtoTimestampTest, SplitsSecondsAndNanos) {
 TEST(ToProtoTimestampTest, KeepsNanosPositiveBeforeEpoch) {
   google::protobuf::Timestamp timestamp;
 
-  ASSERT_TRUE(ToProtoTimestamp(
-      absl::UnixEpoch() - absl::Milliseconds(1500), &timestamp));
+  ASSERT_TRUE(ToProtoTimestamp(absl::UnixEpoch() - absl::Milliseconds(1500),
+                               &timestamp));
 
   EXPECT_EQ(timestamp.seconds(), -2);
   EXPECT_EQ(timestamp.nanos(), 500000000);
@@ -74,8 +73,10 @@ TEST(ToProtoTimestampTest, RejectsTimesOutsideRange) {
   timestamp.set_seconds(7);
 
   EXPECT_FALSE(ToProtoTimestamp(absl::InfiniteFuture(), &timestamp));
-  EXPECT_FALSE(ToProtoTimestamp(absl::FromUnixSeconds(253402300800), &timestamp));
-  EXPECT_FALSE(ToProtoTimestamp(absl::FromUnixSeconds(-62135596801), &timestamp));
+  EXPECT_FALSE(
+      ToProtoTimestamp(absl::FromUnixSeconds(253402300800), &timestamp));
+  EXPECT_FALSE(
+      ToProtoTimestamp(absl::FromUnixSeconds(-62135596801), &timestamp));
   EXPECT_EQ(timestamp.seconds(), 7);
 }
 

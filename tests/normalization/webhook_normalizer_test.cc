@@ -83,8 +83,8 @@ TEST(WebhookNormalizerTest, NormalizesDocumentedExample) {
 }
 
 TEST(WebhookNormalizerTest, LeavesMissingSectionsUnset) {
-  absl::StatusOr<v1::Event> event = NormalizeOk(
-      R"({"event":{"id":"evt_1","type":"subscription.renewed"}})");
+  absl::StatusOr<v1::Event> event =
+      NormalizeOk(R"({"event":{"id":"evt_1","type":"subscription.renewed"}})");
 
   ASSERT_TRUE(event.ok());
   EXPECT_EQ(event->known_type(), v1::EVENT_TYPE_SUBSCRIPTION_RENEWED);
@@ -96,8 +96,8 @@ TEST(WebhookNormalizerTest, LeavesMissingSectionsUnset) {
 }
 
 TEST(WebhookNormalizerTest, KeepsUnknownTypeString) {
-  absl::StatusOr<v1::Event> event = NormalizeOk(
-      R"({"event":{"id":"evt_1","type":"payment_link.refunded"}})");
+  absl::StatusOr<v1::Event> event =
+      NormalizeOk(R"({"event":{"id":"evt_1","type":"payment_link.refunded"}})");
 
   ASSERT_TRUE(event.ok());
   EXPECT_EQ(event->type(), "payment_link.refunded");
@@ -133,13 +133,13 @@ TEST(WebhookNormalizerTest, ReadsObjectsAsJsonText) {
 }
 
 TEST(WebhookNormalizerTest, ReadsNullsAsEmpty) {
-  absl::StatusOr<v1::Event> event = NormalizeOk(
-      R"({"event":{"id":"evt_1","type":"payment_link.failed",)"
-      R"("createdAt":null,"apiVersion":null},)"
-      R"("paymentLink":{"id":null,"title":null,"createdAt":null,)"
-      R"("paidAt":null,"integrationMetadata":null},)"
-      R"("customer":{"email":null,"name":null,"metadata":null},)"
-      R"("merchant":{"id":null,"name":null}})");
+  absl::StatusOr<v1::Event> event =
+      NormalizeOk(R"({"event":{"id":"evt_1","type":"payment_link.failed",)"
+                  R"("createdAt":null,"apiVersion":null},)"
+                  R"("paymentLink":{"id":null,"title":null,"createdAt":null,)"
+                  R"("paidAt":null,"integrationMetadata":null},)"
+                  R"("customer":{"email":null,"name":null,"metadata":null},)"
+                  R"("merchant":{"id":null,"name":null}})");
 
   ASSERT_TRUE(event.ok());
   EXPECT_FALSE(event->has_created_at());
@@ -170,18 +170,18 @@ TEST(WebhookNormalizerTest, LeavesPaidAtUnsetWhenMissingOrInvalid) {
 }
 
 TEST(WebhookNormalizerTest, LeavesCreatedAtUnsetWhenUnparseable) {
-  absl::StatusOr<v1::Event> event = NormalizeOk(
-      R"({"event":{"id":"evt_1","type":"payment_link.paid",)"
-      R"("createdAt":"15/01/2024 10:30"}})");
+  absl::StatusOr<v1::Event> event =
+      NormalizeOk(R"({"event":{"id":"evt_1","type":"payment_link.paid",)"
+                  R"("createdAt":"15/01/2024 10:30"}})");
 
   ASSERT_TRUE(event.ok());
   EXPECT_FALSE(event->has_created_at());
 }
 
 TEST(WebhookNormalizerTest, KeepsCreatedAtAtEpoch) {
-  absl::StatusOr<v1::Event> event = NormalizeOk(
-      R"({"event":{"id":"evt_1","type":"payment_link.paid",)"
-      R"("createdAt":"1970-01-01T00:00:00Z"}})");
+  absl::StatusOr<v1::Event> event =
+      NormalizeOk(R"({"event":{"id":"evt_1","type":"payment_link.paid",)"
+                  R"("createdAt":"1970-01-01T00:00:00Z"}})");
 
   ASSERT_TRUE(event.ok());
   EXPECT_TRUE(event->has_created_at());

@@ -21,10 +21,8 @@ std::string SecondsFromNow(int64_t offset) {
 
 TEST(ParseUnixTimestampHeaderTest, ParsesDecimalSeconds) {
   const std::vector<std::pair<std::string, int64_t>> cases = {
-      {"1705314600", 1705314600},
-      {"0", 0},
-      {"0001705314600", 1705314600},
-      {"999999999999", 999999999999},
+      {"1705314600", 1705314600},    {"0", 0},
+      {"0001705314600", 1705314600}, {"999999999999", 999999999999},
       {"0000000000001", 1},
   };
   for (const auto& [text, seconds] : cases) {
@@ -40,8 +38,8 @@ TEST(ParseUnixTimestampHeaderTest, RejectsMilliseconds) {
     absl::StatusOr<absl::Time> time = ParseUnixTimestampHeader(text);
     ASSERT_FALSE(time.ok()) << text;
     EXPECT_EQ(time.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_TRUE(absl::StrContains(time.status().message(),
-                                  "looks like milliseconds"))
+    EXPECT_TRUE(
+        absl::StrContains(time.status().message(), "looks like milliseconds"))
         << time.status();
   }
 }
@@ -59,15 +57,16 @@ TEST(ParseUnixTimestampHeaderTest, RejectsNonNumericValues) {
       "1.7e9",
       "0x65a50828",
       "2024-01-15T10:30:00Z",
-      std::string("17053\0" "14600", 11),
+      std::string("17053\0"
+                  "14600",
+                  11),
       "１７０５３１４６００",  // full-width digits
       std::string(100, '9') + "x",
   };
   for (const std::string& text : cases) {
     absl::StatusOr<absl::Time> time = ParseUnixTimestampHeader(text);
     ASSERT_FALSE(time.ok()) << text;
-    EXPECT_EQ(time.status().code(), absl::StatusCode::kInvalidArgument)
-        << text;
+    EXPECT_EQ(time.status().code(), absl::StatusCode::kInvalidArgument) << text;
   }
 }
 
@@ -82,8 +81,7 @@ TEST(ParseUnixTimestampHeaderTest, QuotesLongValuesShortened) {
 TEST(CheckHeaderTimestampTest, AcceptsWithinTolerance) {
   FreshnessPolicy policy;
   for (int64_t offset : {-300, -299, -1, 0, 1, 299, 300}) {
-    EXPECT_TRUE(
-        CheckHeaderTimestamp(SecondsFromNow(offset), kNow, policy).ok())
+    EXPECT_TRUE(CheckHeaderTimestamp(SecondsFromNow(offset), kNow, policy).ok())
         << offset;
   }
 }

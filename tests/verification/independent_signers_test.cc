@@ -57,8 +57,8 @@ std::string RunCommand(const std::string& command) {
     output.append(buffer, length);
   }
   int status = pclose(pipe);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << "command failed: " << command;
+  EXPECT_TRUE(WIFEXITED(status)) << "command did not exit: " << command;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "command failed: " << command;
   return std::string(absl::StripAsciiWhitespace(output));
 }
 

@@ -191,6 +191,9 @@ TEST(SecretSourceTest, FromEnvironmentRejectsMissingOrEmptyFile) {
     EXPECT_EQ(source.status().code(), absl::StatusCode::kFailedPrecondition);
     EXPECT_TRUE(absl::StrContains(source.status().message(), path.string()))
         << source.status();
+    EXPECT_TRUE(absl::StartsWith(source.status().message(),
+                                 "BRIDGE_TEST_SECRET_FILE: "))
+        << source.status();
   }
 }
 
@@ -269,7 +272,7 @@ TEST(SecretSourceTest, ReloadFollowsKubernetesSymlinkSwap) {
   EXPECT_EQ(CurrentValues(**source), (Strings{"new", "old"}));
 }
 
-TEST(SecretSourceTest, ReloadKeepsPreviousSetWhenFileHasNoSecret) {
+TEST(SecretSourceTest, ReloadKeepsSetWhenFileEmptied) {
   TemporaryDirectory directory;
   fs::path path = directory.path() / "secret";
   WriteFile(path, "one\n");
@@ -291,7 +294,7 @@ TEST(SecretSourceTest, ReloadKeepsPreviousSetWhenFileHasNoSecret) {
   EXPECT_EQ(CurrentValues(**source), (Strings{"two"}));
 }
 
-TEST(SecretSourceTest, ReloadKeepsPreviousSetWhenFileIsGone) {
+TEST(SecretSourceTest, ReloadKeepsSetWhenFileRemoved) {
   TemporaryDirectory directory;
   fs::path path = directory.path() / "secret";
   WriteFile(path, "one\n");

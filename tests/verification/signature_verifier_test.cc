@@ -81,11 +81,7 @@ TEST(SignatureVerifierTest, RejectsSignatureFromOtherSecret) {
 
 TEST(SignatureVerifierTest, RejectsMissingSignature) {
   const std::vector<std::vector<std::string>> cases = {
-      {},
-      {""},
-      {" "},
-      {"", " , "},
-      {"sha256="},
+      {}, {""}, {" "}, {"", " , "}, {"sha256="},
   };
   for (const std::vector<std::string>& values : cases) {
     SCOPED_TRACE(testing::Message() << "values: " << values.size());
@@ -131,15 +127,15 @@ TEST(SignatureVerifierTest, AcceptsSha256PrefixInAnyCase) {
 TEST(SignatureVerifierTest, RejectsMalformedSignatures) {
   const std::string good = BodySignature();
   const std::vector<std::string> cases = {
-      good.substr(0, 63),                  // one digit short
-      good + "0",                          // one digit long
-      good.substr(0, 32),                  // half length
-      good + good,                         // two signatures glued together
-      "g" + good.substr(1),                // non-hex digit
+      good.substr(0, 63),                   // one digit short
+      good + "0",                           // one digit long
+      good.substr(0, 32),                   // half length
+      good + good,                          // two signatures glued together
+      "g" + good.substr(1),                 // non-hex digit
       good.substr(0, 62) + "x" + good[63],  // non-hex near the end
-      "0x" + good.substr(2),               // 0x prefix in place of digits
-      "sha1=" + good,                      // other algorithm
-      std::string(64, '0'),                // all zero
+      "0x" + good.substr(2),                // 0x prefix in place of digits
+      "sha1=" + good,                       // other algorithm
+      std::string(64, '0'),                 // all zero
       "not a signature",
   };
   for (const std::string& signature : cases) {
@@ -216,7 +212,7 @@ TEST(SignatureVerifierTest, RejectsWhenNoneOfSeveralMatches) {
   ExpectInvalidSignature(VerifyWebhookSignature(
       OneSecret(), SchemePolicy::kAny,
       BodyInput({BodySignature("one"), absl::StrCat(BodySignature("two"), " ",
-                                                     BodySignature("three"))})));
+                                                    BodySignature("three"))})));
 }
 
 TEST(SignatureVerifierTest, RecordsFingerprintOfMatchingSecret) {
@@ -245,7 +241,8 @@ TEST(SignatureVerifierTest, FingerprintDoesNotDependOnSecretOrder) {
 
 TEST(SignatureVerifierTest, RejectsEverythingWithoutSecrets) {
   ExpectInvalidSignature(VerifyWebhookSignature(
-      SecretSet(std::vector<std::string>{}), SchemePolicy::kAny, BodyInput({HmacSha256Hex("", kBody)})));
+      SecretSet(std::vector<std::string>{}), SchemePolicy::kAny,
+      BodyInput({HmacSha256Hex("", kBody)})));
 }
 
 TEST(SignatureVerifierTest, AcceptsHeaderSignature) {
@@ -330,9 +327,9 @@ TEST(SignatureVerifierTest, HeaderSchemeAcceptsEmptyHeaderValues) {
 TEST(SignatureVerifierTest, AnyPolicyPrefersBodyScheme) {
   // One value signs the body and another the headers: the body scheme wins,
   // because it authenticates more.
-  absl::StatusOr<VerifiedSignature> result = VerifyWebhookSignature(
-      OneSecret(), SchemePolicy::kAny,
-      HeaderInput({HeaderSignature(), BodySignature()}));
+  absl::StatusOr<VerifiedSignature> result =
+      VerifyWebhookSignature(OneSecret(), SchemePolicy::kAny,
+                             HeaderInput({HeaderSignature(), BodySignature()}));
 
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->scheme, v1::SIGNATURE_SCHEME_BODY);
@@ -377,7 +374,8 @@ TEST(GatewaySignatureTest, AcceptsUppercaseHex) {
 }
 
 TEST(GatewaySignatureTest, AcceptsLowercaseHex) {
-  EXPECT_TRUE(VerifyGatewaySignature(OneSecret(), kBody, {BodySignature()}).ok());
+  EXPECT_TRUE(
+      VerifyGatewaySignature(OneSecret(), kBody, {BodySignature()}).ok());
 }
 
 TEST(GatewaySignatureTest, RejectsWrongSignature) {
@@ -422,8 +420,8 @@ TEST(ParseSchemePolicyTest, RejectsOtherNames) {
 }
 
 TEST(ParseSignatureValuesTest, SplitsAndStripsPrefixes) {
-  const std::vector<std::pair<std::vector<std::string>,
-                              std::vector<std::string>>>
+  const std::vector<
+      std::pair<std::vector<std::string>, std::vector<std::string>>>
       cases = {
           {{"ab"}, {"ab"}},
           {{"sha256=ab"}, {"ab"}},

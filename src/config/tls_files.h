@@ -1,0 +1,39 @@
+// Reading and checking the PEM files of the gRPC server's TLS at start-up,
+// so that a missing file, a damaged key or a key that belongs to another
+// certificate stops the process with one line naming the file, instead of
+// failing inside gRPC at the first handshake.
+#ifndef PAYMENTO_BRIDGE_SRC_CONFIG_TLS_FILES_H_
+#define PAYMENTO_BRIDGE_SRC_CONFIG_TLS_FILES_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace paymento::bridge {
+
+struct ServerTlsPaths {
+  std::string certificate;  // --grpc-tls-cert
+  std::string private_key;  // --grpc-tls-key
+  // --grpc-tls-client-ca; empty unless clients must present a certificate.
+  std::string client_ca;
+};
+
+// The checked PEM contents, as grpc::SslServerCredentialsOptions takes them.
+struct ServerTlsFiles {
+  std::string certificate_chain;
+  std::string private_key;
+  std::string client_ca;
+  // End of the leaf certificate's validity.
+  absl::Time not_after;
+};
+
+// Reads the files and checks that the certificate chain and the CA file
+// contain PEM certificates, that the key is an unencrypted PEM private key,
+// and that the key matches the first certificate (X509_check_private_key).
+// Fails with INVALID_ARGUMENT naming the flag and the file.
+absl::StatusOr<ServerTlsFiles> LoadServerTlsFiles(const ServerTlsPaths& paths);
+
+}  // namespace paymento::bridge
+
+#endif  // PAYMENTO_BRIDGE_SRC_CONFIG_TLS_FILES_H_

@@ -1,0 +1,512 @@
+#include "src/streaming/subscription.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "src/logging/log.h"
+
+namespace paymento::bridge {
+namespace {
+
+// Events read from the store per refill.
+constexpr int kRefillBatch = 512;
+
+std::string OrderingKey(const v1::Event& event) {
+  if (!event.payment_link().id().empty()) {
+    return absl::StrCat("link:", event.payment_link().id());
+  }
+  if (event.has_gateway_payment()) {
+    return absl::StrCat("payment:", event.gateway_payment().payment_id());
+  }
+  return "";
+}
+
+std::future<absl::Status> ReadyFuture(absl::Status status) {
+  std::promise<absl::Status> promise;
+  promise.set_value(std::move(status));
+  return promise.get_future();
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<Subscription>> Subscription::Load(
+    const SubscriptionEnvironment& environment, SubscriptionRecord record) {
+  absl::StatusOr<TypeFilter> filter = TypeFilter::Create(record.event_types);
+  if (!filter.ok()) return filter.status();
+  std::shared_ptr<Subscription> subscription(
+      new Subscription(environment, std::move(record), *std::move(filter)));
+  absl::Status loaded = subscription->LoadState();
+  if (!loaded.ok()) return loaded;
+  absl::MutexLock lock(&subscription->mu_);
+  subscription->ScheduleRefillLocked();
+  return subscription;
+}
+
+Subscription::Subscription(const SubscriptionEnvironment& environment,
+                           SubscriptionRecord record, TypeFilter filter)
+    : environment_(environment),
+      record_(std::move(record)),
+      filter_(std::move(filter)),
+      read_cursor_(record_.cursor),
+      saved_cursor_(record_.cursor) {}
+
+absl::Status Subscription::LoadState() {
+  absl::StatusOr<std::vector<DeliveryRecord>> rows =
+      environment_.store->LoadDeliveries(record_.name, record_.cursor);
+  if (!rows.ok()) return rows.status();
+  absl::MutexLock lock(&mu_);
+  for (const DeliveryRecord& row : *rows) {
+    bool settled = row.state == DeliveryState::kAcknowledged ||
+                   row.state == DeliveryState::kDeadLettered;
+    if (row.sequence > record_.cursor) {
+      if (settled) {
+        settled_ahead_.insert(row.sequence);
+      } else {
+        attempts_ahead_[row.sequence] = row.attempts;
+      }
+      continue;
+    }
+    // A redriven event below the cursor: load it now, since reading the
+    // store resumes above the cursor.
+    absl::StatusOr<std::optional<StoredEvent>> stored =
+        environment_.store->GetBySequence(row.sequence);
+    if (!stored.ok()) return stored.status();
+    if (!stored->has_value()) continue;
+    Entry entry;
+    entry.attempts = row.attempts;
+    entry.ordering_key = OrderingKey((*stored)->event);
+    entry.event =
+        std::make_shared<const v1::Event>(std::move((*stored)->event));
+    entries_.emplace(row.sequence, std::move(entry));
+  }
+  return absl::OkStatus();
+}
+
+void Subscription::ScheduleRefillLocked() {
+  if (refill_scheduled_ || closed_ || entries_.size() >= kWindow) return;
+  refill_scheduled_ = true;
+  environment_.executor->Post([self = shared_from_this()] { self->Refill(); });
+}
+
+void Subscription::Wake() {
+  absl::MutexLock lock(&mu_);
+  ScheduleRefillLocked();
+}
+
+void Subscription::Refill() {
+  int64_t cursor;
+  int limit;
+  {
+    absl::MutexLock lock(&mu_);
+    cursor = read_cursor_;
+    limit = static_cast<int>(
+        std::min<size_t>(kRefillBatch, kWindow - entries_.size()));
+  }
+  absl::StatusOr<std::vector<v1::Event>> events =
+      environment_.store->ReadAfter(cursor, limit);
+
+  absl::MutexLock lock(&mu_);
+  refill_scheduled_ = false;
+  if (closed_) return;
+  if (!events.ok()) {
+    logging::Error("subscription read failed",
+                   {{"subscription", record_.name},
+                    {"cursor", absl::StrCat(cursor)},
+                    {"error", std::string(events.status().message())}});
+    // Retried after a pause, so a failing store is not read in a loop.
+    std::weak_ptr<Subscription> weak = weak_from_this();
+    environment_.timer->Schedule(absl::Now() + absl::Seconds(1), [weak] {
+      if (auto self = weak.lock()) self->Wake();
+    });
+    return;
+  }
+  size_t count = events->size();
+  for (v1::Event& event : *events) AddEventLocked(std::move(event));
+  DispatchLocked();
+  if (!dirty_.empty()) FlushLocked();
+  if (count == static_cast<size_t>(limit) && limit > 0) {
+    ScheduleRefillLocked();
+  } else if (count < static_cast<size_t>(limit) &&
+             !environment_.notifier->WaitAfter(read_cursor_,
+                                               weak_from_this())) {
+    ScheduleRefillLocked();
+  }
+}
+
+void Subscription::AddEventLocked(v1::Event event) {
+  int64_t sequence = event.sequence();
+  read_cursor_ = std::max(read_cursor_, sequence);
+  if (sequence <= record_.start_sequence) return;
+  if (settled_ahead_.erase(sequence) > 0) return;
+  if (!filter_.Matches(event.type())) return;
+  if (entries_.count(sequence) > 0) return;
+
+  Entry entry;
+  auto attempts = attempts_ahead_.find(sequence);
+  if (attempts != attempts_ahead_.end()) {
+    entry.attempts = attempts->second;
+    attempts_ahead_.erase(attempts);
+  }
+  entry.ordering_key = OrderingKey(event);
+  entry.event = std::make_shared<const v1::Event>(std::move(event));
+  entries_.emplace(sequence, std::move(entry));
+}
+
+DeliverySink* Subscription::PickSinkLocked() {
+  if (sinks_.empty()) return nullptr;
+  size_t count = sinks_.size();
+  for (size_t tried = 0; tried < count; ++tried) {
+    auto it = sinks_.begin();
+    std::advance(it, (next_sink_ + tried) % count);
+    if (it->second.outstanding < it->second.max_outstanding) {
+      next_sink_ = (next_sink_ + tried + 1) % count;
+      return it->first;
+    }
+  }
+  return nullptr;
+}
+
+void Subscription::DispatchLocked() {
+  if (closed_ || sinks_.empty()) return;
+  absl::Time now = absl::Now();
+  std::map<DeliverySink*, std::vector<v1::Delivery>> batches;
+  std::set<std::string> blocked_keys;
+  std::vector<int64_t> exhausted;
+  bool leased = false;
+
+  for (auto& [sequence, entry] : entries_) {
+    bool keyed = record_.ordered && !entry.ordering_key.empty();
+    if (entry.state == DeliveryState::kLeased) {
+      if (keyed) blocked_keys.insert(entry.ordering_key);
+      continue;
+    }
+    if (keyed && blocked_keys.count(entry.ordering_key) > 0) continue;
+    if (entry.attempts >= record_.max_delivery_attempts) {
+      exhausted.push_back(sequence);
+      continue;
+    }
+    DeliverySink* sink = PickSinkLocked();
+    if (sink == nullptr) break;
+    if (keyed) blocked_keys.insert(entry.ordering_key);
+
+    entry.state = DeliveryState::kLeased;
+    entry.attempts += 1;
+    entry.generation = next_generation_++;
+    entry.holder = sink;
+    entry.lease_expiry = now + record_.ack_deadline;
+    entry.last_delivered_at = now;
+    sinks_[sink].outstanding += 1;
+    MarkDirtyLocked(sequence, entry);
+    leased = true;
+
+    v1::Delivery delivery;
+    *delivery.mutable_event() = *entry.event;
+    delivery.set_attempt(entry.attempts);
+    delivery.set_ack_id(absl::StrCat(sequence, ".", entry.generation));
+    batches[sink].push_back(std::move(delivery));
+  }
+
+  for (int64_t sequence : exhausted) {
+    logging::Warn("event dead-lettered",
+                  {{"subscription", record_.name},
+                   {"sequence", absl::StrCat(sequence)},
+                   {"event_id", entries_[sequence].event->id()},
+                   {"attempts", absl::StrCat(entries_[sequence].attempts)}});
+    SettleLocked(entries_.find(sequence), DeliveryState::kDeadLettered);
+  }
+  for (auto& [sink, deliveries] : batches) {
+    sinks_[sink].sink->Deliver(std::move(deliveries));
+  }
+  if (leased) ScheduleLeaseTimerLocked();
+  if (!exhausted.empty()) ScheduleRefillLocked();
+}
+
+void Subscription::ReleaseLocked(int64_t sequence, Entry& entry,
+                                 bool count_attempt) {
+  auto sink = sinks_.find(entry.holder);
+  if (sink != sinks_.end()) sink->second.outstanding -= 1;
+  entry.holder = nullptr;
+  entry.state = DeliveryState::kPending;
+  if (!count_attempt) entry.attempts = std::max(0, entry.attempts - 1);
+  MarkDirtyLocked(sequence, entry);
+}
+
+void Subscription::SettleLocked(std::map<int64_t, Entry>::iterator it,
+                                DeliveryState state) {
+  Entry& entry = it->second;
+  if (entry.state == DeliveryState::kLeased) {
+    auto sink = sinks_.find(entry.holder);
+    if (sink != sinks_.end()) sink->second.outstanding -= 1;
+  }
+  entry.state = state;
+  MarkDirtyLocked(it->first, entry,
+                  state == DeliveryState::kAcknowledged ? absl::Now()
+                                                        : absl::UnixEpoch());
+  entries_.erase(it);
+}
+
+void Subscription::MarkDirtyLocked(int64_t sequence, const Entry& entry,
+                                   absl::Time acknowledged_at) {
+  DeliveryRecord& record = dirty_[sequence];
+  record.subscription = record_.name;
+  record.sequence = sequence;
+  record.state = entry.state;
+  record.attempts = entry.attempts;
+  record.last_delivered_at = entry.last_delivered_at;
+  record.acknowledged_at = acknowledged_at;
+}
+
+int64_t Subscription::FloorLocked() const {
+  if (entries_.empty()) return read_cursor_;
+  return std::min(read_cursor_, entries_.begin()->first - 1);
+}
+
+std::future<absl::Status> Subscription::FlushLocked() {
+  int64_t floor = FloorLocked();
+  if (dirty_.empty() && floor <= saved_cursor_) {
+    return ReadyFuture(absl::OkStatus());
+  }
+  DeliveryUpdate update;
+  update.subscription = record_.name;
+  update.records.reserve(dirty_.size());
+  for (auto& [sequence, record] : dirty_) {
+    update.records.push_back(std::move(record));
+  }
+  dirty_.clear();
+  if (floor > saved_cursor_) {
+    update.cursor = floor;
+    saved_cursor_ = floor;
+  }
+  return environment_.store->SaveDeliveries(std::move(update));
+}
+
+void Subscription::ScheduleLeaseTimerLocked() {
+  std::optional<absl::Time> earliest;
+  for (const auto& [sequence, entry] : entries_) {
+    if (entry.state != DeliveryState::kLeased) continue;
+    if (!earliest || entry.lease_expiry < *earliest) {
+      earliest = entry.lease_expiry;
+    }
+  }
+  if (!earliest) return;
+  if (lease_timer_at_ && *lease_timer_at_ <= *earliest) return;
+  lease_timer_at_ = *earliest;
+  std::weak_ptr<Subscription> weak = weak_from_this();
+  environment_.timer->Schedule(*earliest, [weak] {
+    if (auto self = weak.lock()) {
+      self->environment_.executor->Post([self] { self->OnLeaseTimer(); });
+    }
+  });
+}
+
+void Subscription::OnLeaseTimer() {
+  absl::MutexLock lock(&mu_);
+  lease_timer_at_.reset();
+  if (closed_) return;
+  absl::Time now = absl::Now();
+  bool released = false;
+  for (auto& [sequence, entry] : entries_) {
+    if (entry.state == DeliveryState::kLeased && entry.lease_expiry <= now) {
+      ReleaseLocked(sequence, entry, /*count_attempt=*/true);
+      released = true;
+    }
+  }
+  if (released) {
+    DispatchLocked();
+    FlushLocked();
+  }
+  ScheduleLeaseTimerLocked();
+}
+
+void Subscription::Attach(std::shared_ptr<DeliverySink> sink,
+                          int max_outstanding) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) {
+    sink->Terminate(absl::NotFoundError(absl::StrCat(
+        "subscription \"", record_.name, "\" was deleted: subscribe again")));
+    return;
+  }
+  DeliverySink* key = sink.get();
+  sinks_[key] = SinkState{std::move(sink), max_outstanding, 0};
+  DispatchLocked();
+}
+
+void Subscription::Detach(DeliverySink* sink) {
+  absl::MutexLock lock(&mu_);
+  if (sinks_.count(sink) == 0) return;
+  for (auto& [sequence, entry] : entries_) {
+    if (entry.state == DeliveryState::kLeased && entry.holder == sink) {
+      ReleaseLocked(sequence, entry, /*count_attempt=*/false);
+    }
+  }
+  sinks_.erase(sink);
+  next_sink_ = 0;
+  DispatchLocked();
+  FlushLocked();
+}
+
+std::map<int64_t, Subscription::Entry>::iterator Subscription::FindLeaseLocked(
+    absl::string_view id) {
+  std::pair<absl::string_view, absl::string_view> parts =
+      absl::StrSplit(id, absl::MaxSplits('.', 1));
+  int64_t sequence = 0;
+  uint64_t generation = 0;
+  if (!absl::SimpleAtoi(parts.first, &sequence) ||
+      !absl::SimpleAtoi(parts.second, &generation)) {
+    return entries_.end();
+  }
+  auto it = entries_.find(sequence);
+  if (it == entries_.end() || it->second.state != DeliveryState::kLeased ||
+      it->second.generation != generation) {
+    return entries_.end();
+  }
+  return it;
+}
+
+std::future<absl::Status> Subscription::Acknowledge(
+    const std::vector<std::string>& ids, int* acknowledged) {
+  absl::MutexLock lock(&mu_);
+  *acknowledged = 0;
+  for (const std::string& id : ids) {
+    auto it = FindLeaseLocked(id);
+    if (it == entries_.end()) continue;
+    SettleLocked(it, DeliveryState::kAcknowledged);
+    ++*acknowledged;
+  }
+  if (*acknowledged == 0) return ReadyFuture(absl::OkStatus());
+  DispatchLocked();
+  ScheduleRefillLocked();
+  return FlushLocked();
+}
+
+int Subscription::ModifyAckDeadline(const std::vector<std::string>& ids,
+                                    absl::Duration deadline) {
+  absl::MutexLock lock(&mu_);
+  int modified = 0;
+  bool released = false;
+  absl::Time now = absl::Now();
+  for (const std::string& id : ids) {
+    auto it = FindLeaseLocked(id);
+    if (it == entries_.end()) continue;
+    ++modified;
+    if (deadline <= absl::ZeroDuration()) {
+      ReleaseLocked(it->first, it->second, /*count_attempt=*/true);
+      released = true;
+    } else {
+      it->second.lease_expiry = now + deadline;
+    }
+  }
+  if (released) {
+    DispatchLocked();
+    FlushLocked();
+  }
+  return modified;
+}
+
+absl::StatusOr<int64_t> Subscription::Seek(int64_t cursor) {
+  cursor = std::max(cursor, record_.start_sequence);
+  absl::MutexLock lock(&mu_);
+  // Writes queued before the seek must land first, or they would bring
+  // back rows the seek removes.
+  absl::Status flushed = FlushLocked().get();
+  if (!flushed.ok()) return flushed;
+  absl::Status moved =
+      environment_.store->SeekSubscription(record_.name, cursor);
+  if (!moved.ok()) return moved;
+  for (auto& [sink, state] : sinks_) state.outstanding = 0;
+  entries_.clear();
+  settled_ahead_.clear();
+  attempts_ahead_.clear();
+  read_cursor_ = cursor;
+  saved_cursor_ = cursor;
+  lease_timer_at_.reset();
+  logging::Info("subscription moved", {{"subscription", record_.name},
+                                       {"cursor", absl::StrCat(cursor)}});
+  ScheduleRefillLocked();
+  return cursor;
+}
+
+absl::StatusOr<int> Subscription::RedriveDeadLetters() {
+  absl::MutexLock lock(&mu_);
+  absl::Status flushed = FlushLocked().get();
+  if (!flushed.ok()) return flushed;
+  absl::StatusOr<std::vector<DeliveryRecord>> dead =
+      environment_.store->LoadDeadLetters(record_.name);
+  if (!dead.ok()) return dead.status();
+  int redriven = 0;
+  for (const DeliveryRecord& row : *dead) {
+    if (entries_.count(row.sequence) > 0) continue;
+    absl::StatusOr<std::optional<StoredEvent>> stored =
+        environment_.store->GetBySequence(row.sequence);
+    if (!stored.ok()) return stored.status();
+    if (!stored->has_value()) continue;
+    Entry entry;
+    entry.ordering_key = OrderingKey((*stored)->event);
+    entry.event =
+        std::make_shared<const v1::Event>(std::move((*stored)->event));
+    MarkDirtyLocked(row.sequence, entry);
+    entries_.emplace(row.sequence, std::move(entry));
+    ++redriven;
+  }
+  logging::Info("dead letters redriven",
+                {{"subscription", record_.name},
+                 {"events", absl::StrCat(redriven)}});
+  DispatchLocked();
+  absl::Status saved = FlushLocked().get();
+  if (!saved.ok()) return saved;
+  return redriven;
+}
+
+void Subscription::Close(const absl::Status& status) {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+  for (auto& [key, state] : sinks_) state.sink->Terminate(status);
+  sinks_.clear();
+  entries_.clear();
+  dirty_.clear();
+}
+
+int64_t Subscription::Cursor() {
+  absl::MutexLock lock(&mu_);
+  return std::max(saved_cursor_, FloorLocked());
+}
+
+absl::StatusOr<SubscriptionStats> Subscription::Stats() {
+  SubscriptionStats stats;
+  int64_t read_cursor;
+  {
+    absl::MutexLock lock(&mu_);
+    stats.cursor = std::max(saved_cursor_, FloorLocked());
+    stats.open_streams = static_cast<int>(sinks_.size());
+    stats.backlog_events = static_cast<int64_t>(entries_.size());
+    for (const auto& [sequence, entry] : entries_) {
+      absl::Time received =
+          absl::FromUnixSeconds(entry.event->received_at().seconds());
+      if (!stats.oldest_backlog_received_at ||
+          received < *stats.oldest_backlog_received_at) {
+        stats.oldest_backlog_received_at = received;
+      }
+    }
+    read_cursor = read_cursor_;
+    stats.backlog_events -= static_cast<int64_t>(settled_ahead_.size());
+  }
+  absl::StatusOr<std::vector<DeliveryRecord>> dead =
+      environment_.store->LoadDeadLetters(record_.name);
+  if (!dead.ok()) return dead.status();
+  stats.dead_lettered_events = static_cast<int64_t>(dead->size());
+  absl::StatusOr<Backlog> unread =
+      environment_.store->CountBacklog(record_.event_types, read_cursor);
+  if (!unread.ok()) return unread.status();
+  stats.backlog_events += unread->events;
+  if (unread->oldest_received_at && !stats.oldest_backlog_received_at) {
+    stats.oldest_backlog_received_at = unread->oldest_received_at;
+  }
+  stats.backlog_events = std::max<int64_t>(0, stats.backlog_events);
+  return stats;
+}
+
+}  // namespace paymento::bridge

@@ -1,0 +1,185 @@
+// Subscription: the live state of one durable subscription, shared by every
+// stream attached to it (competing consumers).
+//
+// The subscription reads matching events from the store after its read
+// cursor into a window of unsettled entries, leases each entry to one
+// attached stream with spare capacity, and settles it when acknowledged or
+// dead-lettered. Leases expire after the ack deadline and the entry is
+// leased again, to any stream. Every change is written through to the store
+// (group-committed), so progress survives restarts; the cursor stored is
+// the highest sequence below which every entry is settled.
+//
+// Locking: mu_ guards all state. DeliverySink::Deliver is called with mu_
+// held, so sinks must only queue and never call back into the subscription
+// from Deliver. Store reads for the window happen on the executor without
+// mu_ held.
+#ifndef PAYMENTO_BRIDGE_SRC_STREAMING_SUBSCRIPTION_H_
+#define PAYMENTO_BRIDGE_SRC_STREAMING_SUBSCRIPTION_H_
+
+#include <cstdint>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "paymento/bridge/v1/event_service.pb.h"
+#include "src/store/event_store.h"
+#include "src/store/type_filter.h"
+#include "src/streaming/commit_notifier.h"
+#include "src/streaming/executor.h"
+#include "src/streaming/timer.h"
+
+namespace paymento::bridge {
+
+// The receiving end of a subscription: one stream.
+class DeliverySink {
+ public:
+  virtual ~DeliverySink() = default;
+  // Queues deliveries for the client. Called with the subscription's lock
+  // held: must not block or call into the subscription.
+  virtual void Deliver(std::vector<v1::Delivery> deliveries) = 0;
+  // Ends the stream with `status`, for example when the subscription is
+  // deleted. Same rules as Deliver.
+  virtual void Terminate(const absl::Status& status) = 0;
+};
+
+// Services a subscription uses; owned elsewhere and outliving it.
+struct SubscriptionEnvironment {
+  EventStore* store = nullptr;
+  CommitNotifier* notifier = nullptr;
+  Executor* executor = nullptr;
+  Timer* timer = nullptr;
+};
+
+struct SubscriptionStats {
+  int64_t cursor = 0;
+  int64_t backlog_events = 0;
+  std::optional<absl::Time> oldest_backlog_received_at;
+  int64_t dead_lettered_events = 0;
+  int open_streams = 0;
+};
+
+class Subscription : public CommitWaiter,
+                     public std::enable_shared_from_this<Subscription> {
+ public:
+  // Most unsettled entries held in memory; reading from the store pauses
+  // while the window is full.
+  static constexpr size_t kWindow = 20000;
+
+  static absl::StatusOr<std::shared_ptr<Subscription>> Load(
+      const SubscriptionEnvironment& environment, SubscriptionRecord record);
+
+  const SubscriptionRecord& record() const { return record_; }
+  const TypeFilter& filter() const { return filter_; }
+
+  // Attaches a stream that holds at most `max_outstanding` leases.
+  void Attach(std::shared_ptr<DeliverySink> sink, int max_outstanding);
+  // Detaches a stream and returns its leases at once, without counting the
+  // attempt.
+  void Detach(DeliverySink* sink);
+
+  // Acknowledges the deliveries whose ack ids match a live lease; the
+  // future is ready once that is durable. Unknown, expired and repeated ack
+  // ids are ignored. Sets `acknowledged` to the number that matched.
+  std::future<absl::Status> Acknowledge(const std::vector<std::string>& ids,
+                                        int* acknowledged);
+  // Extends matching leases to now + `deadline`, or returns them at once
+  // when `deadline` is zero. Returns the number that matched.
+  int ModifyAckDeadline(const std::vector<std::string>& ids,
+                        absl::Duration deadline);
+  // Moves the cursor: events at or below it count as acknowledged, events
+  // after it are delivered again. Outstanding ack ids become invalid. A
+  // cursor before the subscription's start is moved to its start. Returns
+  // the cursor set.
+  absl::StatusOr<int64_t> Seek(int64_t cursor);
+  // Puts dead-lettered events back with their attempts reset; returns how
+  // many.
+  absl::StatusOr<int> RedriveDeadLetters();
+  // Terminates every attached stream; the subscription takes no more work.
+  void Close(const absl::Status& status);
+
+  absl::StatusOr<SubscriptionStats> Stats();
+  // Every event at or below this sequence is settled.
+  int64_t Cursor();
+
+  void Wake() override;
+
+ private:
+  struct Entry {
+    std::shared_ptr<const v1::Event> event;
+    DeliveryState state = DeliveryState::kPending;
+    int attempts = 0;
+    uint64_t generation = 0;
+    DeliverySink* holder = nullptr;
+    absl::Time lease_expiry;
+    absl::Time last_delivered_at = absl::UnixEpoch();
+    std::string ordering_key;
+  };
+  struct SinkState {
+    std::shared_ptr<DeliverySink> sink;
+    int max_outstanding = 0;
+    int outstanding = 0;
+  };
+
+  Subscription(const SubscriptionEnvironment& environment,
+               SubscriptionRecord record, TypeFilter filter);
+
+  absl::Status LoadState();
+  void ScheduleRefillLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Refill();
+  void AddEventLocked(v1::Event event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DispatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  DeliverySink* PickSinkLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Returns a leased entry to pending, dead-lettering it when it has used
+  // its attempts.
+  void ReleaseLocked(int64_t sequence, Entry& entry, bool count_attempt)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SettleLocked(std::map<int64_t, Entry>::iterator entry,
+                    DeliveryState state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MarkDirtyLocked(int64_t sequence, const Entry& entry,
+                       absl::Time acknowledged_at = absl::UnixEpoch())
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::future<absl::Status> FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int64_t FloorLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ScheduleLeaseTimerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnLeaseTimer();
+  // Finds the live lease an ack id names, or entries_.end().
+  std::map<int64_t, Entry>::iterator FindLeaseLocked(absl::string_view id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const SubscriptionEnvironment environment_;
+  const SubscriptionRecord record_;
+  const TypeFilter filter_;
+
+  absl::Mutex mu_;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // Highest sequence read from the store into the window.
+  int64_t read_cursor_ ABSL_GUARDED_BY(mu_);
+  // Unsettled entries: pending or leased.
+  std::map<int64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  // Entries above the cursor that were settled before a restart.
+  std::set<int64_t> settled_ahead_ ABSL_GUARDED_BY(mu_);
+  // Attempts already made for entries above the cursor, from before a
+  // restart.
+  std::map<int64_t, int> attempts_ahead_ ABSL_GUARDED_BY(mu_);
+  std::map<DeliverySink*, SinkState> sinks_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, DeliveryRecord> dirty_ ABSL_GUARDED_BY(mu_);
+  int64_t saved_cursor_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
+  bool refill_scheduled_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<absl::Time> lease_timer_at_ ABSL_GUARDED_BY(mu_);
+  // Round-robin position among sinks.
+  size_t next_sink_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace paymento::bridge
+
+#endif  // PAYMENTO_BRIDGE_SRC_STREAMING_SUBSCRIPTION_H_
