@@ -10,7 +10,7 @@ packages=(
   libcpp-httplib-dev libabsl-dev libssl-dev libsqlite3-dev
   libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev libpq-dev
   libgtest-dev libgmock-dev
-  python3 python3-grpcio python3-yaml openssl unzip
+  python3 python3-grpcio python3-grpc-tools python3-yaml openssl unzip
   # promtool, to check the Helm chart's alert rules.
   prometheus
 )

@@ -215,6 +215,12 @@ absl::Status Service::StartGrpc() {
                               timer_.get()});
   absl::Status loaded = subscriptions_->LoadAll();
   if (!loaded.ok()) return loaded;
+  RetentionOptions retention;
+  retention.retention = config_.retention;
+  retention.dedup_window = config_.dedup_window;
+  retention.interval = config_.retention_interval;
+  retention_ = std::make_unique<RetentionWorker>(store_.get(), retention);
+  retention_->Start();
   event_service_ = std::make_unique<EventServiceImpl>(
       environment, subscriptions_.get(), authorizer_.get());
 
@@ -357,6 +363,7 @@ void Service::Shutdown() {
   if (store_monitor_ != nullptr) store_monitor_->Stop();
   if (timer_ != nullptr) timer_->Shutdown();
   if (executor_ != nullptr) executor_->Shutdown();
+  if (retention_ != nullptr) retention_->Stop();
   if (store_ != nullptr) store_->Close();
   // Last, so that /readyz answers 503 until the end.
   if (admin_ != nullptr) admin_->Stop();

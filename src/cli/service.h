@@ -22,6 +22,7 @@
 #include "src/ingress/webhook_handler.h"
 #include "src/metrics/metrics.h"
 #include "src/store/event_store.h"
+#include "src/store/retention_worker.h"
 #include "src/streaming/commit_notifier.h"
 #include "src/streaming/executor.h"
 #include "src/streaming/timer.h"
@@ -84,6 +85,7 @@ class Service {
   std::unique_ptr<WebhookHandler> handler_;
   std::unique_ptr<HttpIngress> ingress_;
   std::unique_ptr<SubscriptionManager> subscriptions_;
+  std::unique_ptr<RetentionWorker> retention_;
   std::unique_ptr<EventServiceImpl> event_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;

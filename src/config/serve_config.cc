@@ -144,6 +144,8 @@ void AddServeFlags(FlagParser& parser) {
   parser.Add("dedup-window", "9600h",
              "How long event ids are remembered to reject replays; longer "
              "than --retention.");
+  parser.Add("retention-interval", "1m",
+             "Time between runs that delete events past --retention.");
   parser.Add("signature-scheme", "any",
              "Accepted signature schemes: any, body or header.");
   parser.Add("log-format", "json", "Log line format: json or text.");
@@ -232,6 +234,10 @@ absl::StatusOr<ServeConfig> ParseServeConfig(
       ParsePositiveDuration(parser, "dedup-window");
   if (!window.ok()) return window.status();
   config.dedup_window = *window;
+  absl::StatusOr<absl::Duration> retention_interval =
+      ParsePositiveDuration(parser, "retention-interval");
+  if (!retention_interval.ok()) return retention_interval.status();
+  config.retention_interval = *retention_interval;
   if (config.dedup_window < config.retention) {
     return InvalidFlag("dedup-window", parser.Get("dedup-window"),
                        "must be at least --retention, so that ids outlive "

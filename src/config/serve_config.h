@@ -37,6 +37,7 @@ struct ServeConfig {
   absl::Duration timestamp_tolerance;
   absl::Duration retention;
   absl::Duration dedup_window;
+  absl::Duration retention_interval;
   SchemePolicy signature_scheme = SchemePolicy::kAny;
   logging::Format log_format = logging::Format::kJson;
   logging::Level log_level = logging::Level::kInfo;

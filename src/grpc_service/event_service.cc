@@ -457,7 +457,7 @@ grpc::ServerUnaryReactor* EventServiceImpl::ListSubscriptions(
           ToDuration(absl::Now() - *stats->oldest_backlog_received_at);
     }
     listed->set_dead_lettered_events(stats->dead_lettered_events);
-    listed->set_expired_events(record.expired_events);
+    listed->set_expired_events(stats->expired_events);
     listed->set_open_streams(stats->open_streams);
   }
   return FinishUnary(context, absl::OkStatus());

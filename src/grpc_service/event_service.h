@@ -57,6 +57,20 @@ class EventServiceImpl final : public v1::EventService::CallbackService {
       const v1::RedriveDeadLettersRequest* request,
       v1::RedriveDeadLettersResponse* response) override;
 
+  // Quarantine administration, in quarantine_rpcs.cc.
+  grpc::ServerUnaryReactor* ListQuarantined(
+      grpc::CallbackServerContext* context,
+      const v1::ListQuarantinedRequest* request,
+      v1::ListQuarantinedResponse* response) override;
+  grpc::ServerUnaryReactor* GetQuarantined(
+      grpc::CallbackServerContext* context,
+      const v1::GetQuarantinedRequest* request,
+      v1::QuarantinedRequest* response) override;
+  grpc::ServerUnaryReactor* ReleaseQuarantined(
+      grpc::CallbackServerContext* context,
+      const v1::ReleaseQuarantinedRequest* request,
+      v1::ReleaseQuarantinedResponse* response) override;
+
   static constexpr int kDefaultPageSize = 100;
   static constexpr int kDefaultMaxOutstanding = 100;
   static constexpr int kMaxMaxOutstanding = 10000;

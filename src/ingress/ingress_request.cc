@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "nlohmann/json.hpp"
+#include "src/logging/log.h"
 
 namespace paymento::bridge {
 
@@ -32,6 +33,11 @@ IngressResponse ErrorResponse(int status, absl::string_view outcome,
   response.outcome = std::string(outcome);
   response.body = nlohmann::json{{"error", std::string(message)}}.dump();
   return response;
+}
+
+std::string LoggableValue(absl::string_view value) {
+  if (!absl::StrContains(value, '@')) return std::string(value);
+  return logging::MaskEmail(value);
 }
 
 }  // namespace paymento::bridge

@@ -48,6 +48,11 @@ struct IngressResponse {
 IngressResponse ErrorResponse(int status, absl::string_view outcome,
                               absl::string_view message);
 
+// Returns a value taken from a request, such as an event id, for a log line:
+// masked with logging::MaskEmail when it contains '@', because it could be a
+// customer's e-mail address.
+std::string LoggableValue(absl::string_view value);
+
 }  // namespace paymento::bridge
 
 #endif  // PAYMENTO_BRIDGE_SRC_INGRESS_INGRESS_REQUEST_H_

@@ -48,13 +48,6 @@ std::string HeaderLines(const IngressRequest& request) {
   return lines;
 }
 
-void SetVerification(const VerifiedSignature& verified, v1::Event& event) {
-  v1::Verification* verification = event.mutable_verification();
-  verification->set_scheme(verified.scheme);
-  verification->set_secret_fingerprint(verified.secret_fingerprint);
-  verification->set_body_authenticated(verified.body_authenticated);
-}
-
 IngressResponse SignatureFailure(const absl::Status& status) {
   bool missing = absl::StrContains(status.message(), "missing");
   return ErrorResponse(401, missing ? "missing_signature" : "invalid_signature",
@@ -62,6 +55,27 @@ IngressResponse SignatureFailure(const absl::Status& status) {
 }
 
 }  // namespace
+
+void SetVerification(const VerifiedSignature& verified, v1::Event& event) {
+  v1::Verification* verification = event.mutable_verification();
+  verification->set_scheme(verified.scheme);
+  verification->set_secret_fingerprint(verified.secret_fingerprint);
+  verification->set_body_authenticated(verified.body_authenticated);
+}
+
+WebhookSignatureInput WebhookSignatureInputFor(const IngressRequest& request) {
+  WebhookSignatureInput input;
+  input.body = request.body;
+  for (const char* name : {"X-Paymento-Signature", "X-Signature"}) {
+    for (std::string& value : request.HeaderValues(name)) {
+      input.signature_values.push_back(std::move(value));
+    }
+  }
+  input.event_id = OptionalHeader(request, "X-Paymento-Event-Id");
+  input.event_type = OptionalHeader(request, "X-Paymento-Event-Type");
+  input.timestamp = OptionalHeader(request, "X-Paymento-Timestamp");
+  return input;
+}
 
 std::string Sha256(absl::string_view data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -84,17 +98,7 @@ bool WebhookHandler::gateway_callbacks_enabled() const {
 }
 
 IngressResponse WebhookHandler::HandleWebhook(const IngressRequest& request) {
-  WebhookSignatureInput input;
-  input.body = request.body;
-  for (const char* name : {"X-Paymento-Signature", "X-Signature"}) {
-    for (std::string& value : request.HeaderValues(name)) {
-      input.signature_values.push_back(std::move(value));
-    }
-  }
-  input.event_id = OptionalHeader(request, "X-Paymento-Event-Id");
-  input.event_type = OptionalHeader(request, "X-Paymento-Event-Type");
-  input.timestamp = OptionalHeader(request, "X-Paymento-Timestamp");
-
+  WebhookSignatureInput input = WebhookSignatureInputFor(request);
   std::shared_ptr<const SecretSet> secrets = webhook_secrets_->Current();
   absl::StatusOr<VerifiedSignature> verified = VerifyWebhookSignature(
       *secrets, options_.scheme_policy, input);
@@ -214,7 +218,7 @@ IngressResponse WebhookHandler::Quarantine(const IngressRequest& request,
   if (!id.ok()) {
     logging::Error("quarantine write failed",
                    {{"request_id", request.request_id},
-                    {"event_id", std::string(event_id)},
+                    {"event_id", LoggableValue(event_id)},
                     {"reason", std::string(reason)},
                     {"error", std::string(id.status().message())}});
     return Unavailable("unavailable", "store unavailable, retry later");
@@ -222,7 +226,7 @@ IngressResponse WebhookHandler::Quarantine(const IngressRequest& request,
   logging::Info("request quarantined",
                 {{"request_id", request.request_id},
                  {"quarantine_id", absl::StrCat(*id)},
-                 {"event_id", std::string(event_id)},
+                 {"event_id", LoggableValue(event_id)},
                  {"reason", std::string(reason)}});
   refusal.event_id = std::string(event_id);
   return refusal;

@@ -65,6 +65,14 @@ class WebhookHandler {
 // Returns the raw SHA-256 digest of `data`.
 std::string Sha256(absl::string_view data);
 
+// Collects the signature headers of a webhook request: every
+// X-Paymento-Signature and X-Signature value, and the three X-Paymento-*
+// headers that the header scheme signs. The result points into `request`.
+WebhookSignatureInput WebhookSignatureInputFor(const IngressRequest& request);
+
+// Records in `event` how its request was verified.
+void SetVerification(const VerifiedSignature& verified, v1::Event& event);
+
 }  // namespace paymento::bridge
 
 #endif  // PAYMENTO_BRIDGE_SRC_INGRESS_WEBHOOK_HANDLER_H_

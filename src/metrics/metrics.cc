@@ -137,6 +137,15 @@ Metrics::Metrics(absl::string_view version, absl::Time start_time)
       ready_(GaugeFamily(*registry_, "paymento_bridge_ready",
                          "1 while GET /readyz answers 200, else 0.")
                  .Add({})) {
+  // Series with a fixed label set exist from the start at 0, so that an
+  // alert on their increase fires on the first occurrence.
+  for (absl::string_view reason : kRejectionReasons) {
+    rejections_.Add({{"reason", std::string(reason)}});
+  }
+  rejections_.Add({{"reason", "other"}});
+  for (absl::string_view kind : kQuarantinedOutcomes) {
+    quarantined_.Add({{"reason_kind", std::string(kind)}});
+  }
   GaugeFamily(*registry_, "paymento_bridge_start_time_seconds",
               "Start time of the process, in seconds since the Unix epoch.")
       .Add({})

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <future>
 #include <optional>
 #include <string>
@@ -53,6 +54,9 @@ struct QuarantineRecord {
   // Raw SHA-256 digest of `body`.
   std::string body_sha256;
   std::string event_id;
+  // Size of `body` in bytes; set by ListQuarantined, which leaves `body`
+  // empty.
+  int64_t body_size = 0;
 };
 
 struct StoredEvent {
@@ -81,6 +85,14 @@ struct Backlog {
   std::optional<absl::Time> oldest_received_at;
 };
 
+// What one retention batch removed.
+struct RetentionResult {
+  int64_t events_deleted = 0;
+  int64_t tombstones_deleted = 0;
+  // Unacknowledged events deleted, per subscription.
+  std::map<std::string, int64_t> expired_by_subscription;
+};
+
 using CommitListener = std::function<void(int64_t last_sequence)>;
 
 class EventStore {
@@ -97,7 +109,17 @@ class EventStore {
 
   // Stores a refused request. A record with the same body hash and reason
   // as an existing one is not stored twice; its id is returned instead.
+  // The quarantine is size-capped: when full, the oldest records go first.
   virtual absl::StatusOr<int64_t> Quarantine(QuarantineRecord record) = 0;
+  // Returns up to `limit` quarantined requests, newest first, without their
+  // bodies: those with an id below `after_id`, or the newest when it is 0.
+  virtual absl::StatusOr<std::vector<QuarantineRecord>> ListQuarantined(
+      int64_t after_id, int limit) = 0;
+  // Returns one quarantined request with its body, or nullopt.
+  virtual absl::StatusOr<std::optional<QuarantineRecord>> GetQuarantined(
+      int64_t id) = 0;
+  // Deletes one quarantined request. NOT_FOUND if absent.
+  virtual absl::Status DeleteQuarantined(int64_t id) = 0;
 
   // Returns up to `limit` events with a sequence greater than
   // `after_sequence`, in sequence order.
@@ -153,6 +175,14 @@ class EventStore {
   virtual absl::StatusOr<Backlog> CountBacklog(
       const std::vector<std::string>& type_patterns,
       int64_t after_sequence) = 0;
+
+  // Deletes up to `batch` events received before `events_before` with
+  // their delivery rows, counting per subscription those not yet
+  // acknowledged, and up to `batch` event ids first received before
+  // `ids_before` whose events are gone. Each call is one short transaction,
+  // so callers loop until nothing is deleted.
+  virtual absl::StatusOr<RetentionResult> DeleteExpired(
+      absl::Time events_before, absl::Time ids_before, int batch) = 0;
 
   // Sets the function called after each commit. Call before the first
   // Append.

@@ -323,6 +323,8 @@ absl::StatusOr<int64_t> SqliteEventStore::Quarantine(QuarantineRecord record) {
   insert->BindBlob(7, record.body_sha256);
   absl::Status inserted = insert->Run();
   if (!inserted.ok()) return inserted;
+  absl::Status trimmed = TrimQuarantineLocked();
+  if (!trimmed.ok()) return trimmed;
 
   absl::StatusOr<SqliteStatement> lookup = writer_->Prepare(
       "SELECT id FROM quarantine WHERE body_sha256 = ?1 AND reason = ?2");

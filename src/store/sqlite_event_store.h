@@ -43,6 +43,11 @@ class SqliteEventStore : public EventStore {
   std::future<absl::StatusOr<AppendResult>> Append(
       v1::Event event, std::string body_sha256) override;
   absl::StatusOr<int64_t> Quarantine(QuarantineRecord record) override;
+  absl::StatusOr<std::vector<QuarantineRecord>> ListQuarantined(
+      int64_t after_id, int limit) override;
+  absl::StatusOr<std::optional<QuarantineRecord>> GetQuarantined(
+      int64_t id) override;
+  absl::Status DeleteQuarantined(int64_t id) override;
   absl::StatusOr<std::vector<v1::Event>> ReadAfter(int64_t after_sequence,
                                                    int limit) override;
   absl::StatusOr<int64_t> SequenceBefore(absl::Time time) override;
@@ -70,6 +75,9 @@ class SqliteEventStore : public EventStore {
   absl::StatusOr<std::vector<DeliveryRecord>> DeliveriesOf(
       int64_t sequence) override;
   absl::StatusOr<int64_t> FirstSequenceAtOrAfter(absl::Time time) override;
+  absl::StatusOr<RetentionResult> DeleteExpired(absl::Time events_before,
+                                               absl::Time ids_before,
+                                               int batch) override;
   absl::StatusOr<Backlog> CountBacklog(
       const std::vector<std::string>& type_patterns,
       int64_t after_sequence) override;
@@ -125,6 +133,9 @@ class SqliteEventStore : public EventStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
   absl::Status SaveLastSequenceLocked(int64_t last)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
+  // Deletes the oldest quarantined requests beyond the quarantine's cap
+  // (sqlite_quarantine.cc), always keeping the newest one.
+  absl::Status TrimQuarantineLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
   void ReportWriteHealth(const absl::Status& status);
 
   absl::StatusOr<ReadLease> BorrowReader();

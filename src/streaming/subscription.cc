@@ -498,6 +498,14 @@ absl::StatusOr<SubscriptionStats> Subscription::Stats() {
       environment_.store->LoadDeadLetters(record_.name);
   if (!dead.ok()) return dead.status();
   stats.dead_lettered_events = static_cast<int64_t>(dead->size());
+  absl::StatusOr<std::vector<SubscriptionRecord>> records =
+      environment_.store->LoadSubscriptions();
+  if (!records.ok()) return records.status();
+  for (const SubscriptionRecord& stored : *records) {
+    if (stored.name == record_.name) {
+      stats.expired_events = stored.expired_events;
+    }
+  }
   absl::StatusOr<Backlog> unread =
       environment_.store->CountBacklog(record_.event_types, read_cursor);
   if (!unread.ok()) return unread.status();

@@ -64,6 +64,8 @@ struct SubscriptionStats {
   int64_t backlog_events = 0;
   std::optional<absl::Time> oldest_backlog_received_at;
   int64_t dead_lettered_events = 0;
+  // Unacknowledged events that retention deleted.
+  int64_t expired_events = 0;
   int open_streams = 0;
 };
 

@@ -29,6 +29,16 @@ std::optional<double> Sample(const std::string& page,
 
 TEST(MetricsTest, RendersEveryFamilyWithItsType) {
   Metrics metrics("1.2.3");
+  // Families whose labels come from traffic appear with their first sample.
+  metrics.CountRequest("webhook", 200, "accepted", "payment_link.paid");
+  metrics.CountVerification("body", "0a1b2c3d");
+  metrics.CountDeliveries("billing", 1);
+  metrics.CountAcknowledgements("billing", 1);
+  metrics.CountRedeliveries("billing", 1);
+  metrics.CountDeadLetters("billing", 1);
+  metrics.SetBacklogSource([] {
+    return std::vector<SubscriptionBacklog>{{"billing", 1, absl::Seconds(1)}};
+  });
   std::string page = metrics.Render();
   for (const char* family : {
            "# TYPE paymento_bridge_http_requests_total counter",
@@ -98,7 +108,22 @@ TEST(MetricsTest, DuplicateIsNotARejection) {
   std::string page = metrics.Render();
   EXPECT_EQ(Sample(page, "paymento_bridge_duplicates_total"), 1);
   EXPECT_EQ(Sample(page, "paymento_bridge_webhooks_accepted_total"), 0);
-  EXPECT_FALSE(absl::StrContains(page, "paymento_bridge_rejections_total{"));
+  for (absl::string_view line : absl::StrSplit(page, '\n')) {
+    if (absl::StartsWith(line, "paymento_bridge_rejections_total{")) {
+      EXPECT_TRUE(absl::EndsWith(line, " 0")) << line;
+    }
+  }
+}
+
+TEST(MetricsTest, RejectionSeriesExistFromStart) {
+  Metrics metrics("test");
+  std::string page = metrics.Render();
+  EXPECT_EQ(Sample(page, R"(paymento_bridge_rejections_total{reason="invalid_signature"})"),
+            0);
+  EXPECT_EQ(Sample(page, R"(paymento_bridge_rejections_total{reason="other"})"),
+            0);
+  EXPECT_EQ(Sample(page, R"(paymento_bridge_quarantined_requests_total{reason_kind="stale"})"),
+            0);
 }
 
 TEST(MetricsTest, RejectionReasonsAreCapped) {

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Builds paymento-bridge and its benchmarks in Release mode, runs every
+# benchmark scenario against the real binary on 127.0.0.1, and prints one
+# table of the results. BENCHMARKS.md explains the scenarios and records a
+# run.
+#
+# Usage: scripts/bench.sh [--smoke] [--runs=N] [--scenario=NAME]...
+#                         [--build-dir=DIR]
+#   --smoke          every scenario scaled down to about a second, one run
+#   --runs=N         runs per scenario; figures are medians (default 3)
+#   --scenario=NAME  run only NAME (repeatable): disk, ingress, end-to-end,
+#                    durable, replay, idle-streams
+#   --build-dir=DIR  use the binaries already built in DIR instead of
+#                    building; PAYMENTO_BENCH_BUILD_DIR sets it too
+#
+# Temporary stores go under $TMPDIR (default /tmp); the full replay scenario
+# needs about 2 GB there. Progress goes to stderr, the table to stdout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+smoke=0
+runs=3
+build_dir="${PAYMENTO_BENCH_BUILD_DIR:-}"
+scenarios=()
+for arg in "$@"; do
+  case "$arg" in
+    --smoke) smoke=1 ;;
+    --runs=*) runs="${arg#--runs=}" ;;
+    --scenario=*) scenarios+=("${arg#--scenario=}") ;;
+    --build-dir=*) build_dir="${arg#--build-dir=}" ;;
+    -h|--help)
+      awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+      exit 0
+      ;;
+    *)
+      echo "bench.sh: unknown argument \"$arg\"; see scripts/bench.sh --help" >&2
+      exit 2
+      ;;
+  esac
+done
+if [[ ${#scenarios[@]} -eq 0 ]]; then
+  scenarios=(disk ingress end-to-end durable replay idle-streams)
+fi
+
+if [[ -z "$build_dir" ]]; then
+  build_dir=build-bench
+  jobs=$(nproc 2>/dev/null || echo 2)
+  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >&2
+  cmake --build "$build_dir" -j "$jobs" \
+    --target paymento-bridge paymento-bench bare-httplib-server >&2
+fi
+for binary in paymento-bridge paymento-bench bare-httplib-server; do
+  if [[ ! -x "$build_dir/$binary" ]]; then
+    echo "bench.sh: $build_dir/$binary is missing; build it, or run" \
+      "scripts/bench.sh without --build-dir" >&2
+    exit 1
+  fi
+done
+build_dir=$(cd "$build_dir" && pwd)
+
+bench_args=(
+  "--bridge=$build_dir/paymento-bridge"
+  "--bare_server=$build_dir/bare-httplib-server"
+)
+if [[ $smoke -eq 1 ]]; then
+  bench_args+=(--smoke --runs=1)
+else
+  bench_args+=("--runs=$runs")
+fi
+
+rows=$(mktemp)
+trap 'rm -f "$rows" "$rows.out"' EXIT
+failed=()
+for scenario in "${scenarios[@]}"; do
+  echo "bench.sh: running $scenario" >&2
+  start=$SECONDS
+  if ! "$build_dir/paymento-bench" "--scenario=$scenario" "${bench_args[@]}" \
+      >"$rows.out"; then
+    failed+=("$scenario")
+    printf 'ROW\t%s\tscenario\tfailed (see the messages above)\t-\n' \
+      "$scenario" >>"$rows.out"
+  fi
+  grep '^ROW' "$rows.out" >>"$rows" || true
+  echo "bench.sh: $scenario took $((SECONDS - start)) s" >&2
+done
+rm -f "$rows.out"
+
+echo
+echo "| scenario | figure | value | target |"
+echo "| --- | --- | --- | --- |"
+awk -F '\t' '{ printf "| %s | %s | %s | %s |\n", $2, $3, $4, $5 }' "$rows"
+
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "bench.sh: failed scenarios: ${failed[*]}" >&2
+  exit 1
+fi

@@ -1,0 +1,138 @@
+// ConnectionStream: the httplib::Stream over one accepted ingress connection,
+// with limits that cpp-httplib 0.11.4 does not enforce itself.
+//
+// cpp-httplib bounds each wait for bytes by its read timeout, but not a whole
+// request. A client that sends one byte every few seconds holds a pool thread
+// for as long as it likes. Its line reader also grows a request line or a
+// header line without bound before it checks the length. So this stream
+// enforces, per request:
+//   - a deadline for the whole request (request line, headers and body), and
+//     a limit on each wait for the next bytes;
+//   - at most max_line_bytes per request line or header line, terminator
+//     included, and max_header_bytes for the request line and headers;
+//   - at most max_body_wire_bytes of body as sent, chunk framing included.
+// When a limit is hit, read() fails and limit() names the limit, so that the
+// caller answers 408, 413, 414 or 431 itself. A limit hit while reading
+// headers also disables write(), because cpp-httplib then writes its own
+// plain 400, which the caller replaces.
+//
+// Bytes are read from the socket in blocks and kept in a buffer that lives
+// as long as the connection, so a pipelined request that arrives with the
+// previous one is served from the buffer.
+//
+// Not thread-safe: one pool thread serves the connection.
+#ifndef PAYMENTO_BRIDGE_SRC_INGRESS_CONNECTION_STREAM_H_
+#define PAYMENTO_BRIDGE_SRC_INGRESS_CONNECTION_STREAM_H_
+
+#include <httplib.h>
+
+#include <cstddef>
+#include <functional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace paymento::bridge {
+
+enum class StreamLimit {
+  kNone,
+  // The request deadline passed, or no byte came for a whole read timeout.
+  kTimeout,
+  kRequestLineTooLong,
+  kHeadersTooLarge,
+  kBodyTooLarge,
+};
+
+struct StreamLimits {
+  // Longest wait for the next bytes of a request.
+  absl::Duration read_timeout = absl::Seconds(5);
+  // Longest time from the first byte of a request to the last byte of its
+  // body.
+  absl::Duration request_timeout = absl::Seconds(10);
+  // Longest wait for the socket to accept more bytes of an answer.
+  absl::Duration write_timeout = absl::Seconds(5);
+  // cpp-httplib's own CPPHTTPLIB_REQUEST_URI_MAX_LENGTH and
+  // CPPHTTPLIB_HEADER_MAX_LENGTH are both 8192, so lines it would accept
+  // pass this limit too.
+  size_t max_line_bytes = 8192;
+  size_t max_header_bytes = 64 * 1024;
+  size_t max_body_wire_bytes = 2 * 262144 + 64 * 1024;
+};
+
+class ConnectionStream : public httplib::Stream {
+ public:
+  ConnectionStream(int socket, StreamLimits limits);
+
+  ConnectionStream(const ConnectionStream&) = delete;
+  ConnectionStream& operator=(const ConnectionStream&) = delete;
+
+  // Waits up to `idle_timeout` for the first byte of the next request,
+  // checking `stopping` every 100 ms. Returns false when no byte came, the
+  // peer closed, or `stopping` returned true.
+  bool WaitForRequest(absl::Duration idle_timeout,
+                      const std::function<bool()>& stopping);
+
+  // Starts the next request: the deadline runs from now, and bytes count
+  // against the header limits until BeginBody().
+  void BeginRequest();
+  // Switches to the body limit, once the headers are parsed.
+  void BeginBody();
+
+  // The limit that made read() fail, or kNone.
+  StreamLimit limit() const { return limit_; }
+  // True when the peer closed its side while a request was being read.
+  bool peer_closed() const { return peer_closed_; }
+
+  // Writes all of `data`, even after a header limit disabled write().
+  bool WriteAll(absl::string_view data);
+
+  // Sends FIN, then reads and discards what the client still sends until it
+  // closes, for at most `time` and `max_bytes`. A socket closed with unread
+  // bytes sends RST, which can make the client drop the answer before it
+  // reads it. The discarded bytes are never parsed.
+  void ShutdownAndDrain(absl::Duration time, size_t max_bytes);
+
+  // httplib::Stream.
+  bool is_readable() const override;
+  bool is_writable() const override;
+  ssize_t read(char* ptr, size_t size) override;
+  ssize_t write(const char* ptr, size_t size) override;
+  void get_remote_ip_and_port(std::string& ip, int& port) const override;
+  void get_local_ip_and_port(std::string& ip, int& port) const override;
+  socket_t socket() const override { return socket_; }
+
+ private:
+  enum class Phase { kHeaders, kBody };
+
+  // Reads the next block from the socket into the buffer, waiting at most
+  // the read timeout and never past the deadline. Returns false and sets
+  // limit_ or peer_closed_ when no byte came.
+  bool FillBuffer();
+  // Counts `size` buffered bytes against the limits of the current phase.
+  // Returns false, and records the limit, when they break one.
+  bool Account(const char* data, size_t size);
+  void HitLimit(StreamLimit limit);
+  // Waits for `events` on the socket; returns false on timeout or error.
+  bool Poll(short events, absl::Duration timeout) const;
+
+  const int socket_;
+  const StreamLimits limits_;
+
+  std::string buffer_;
+  size_t buffer_offset_ = 0;
+
+  Phase phase_ = Phase::kHeaders;
+  absl::Time deadline_ = absl::InfiniteFuture();
+  size_t header_bytes_ = 0;
+  size_t line_bytes_ = 0;
+  bool in_request_line_ = true;
+  size_t body_bytes_ = 0;
+  StreamLimit limit_ = StreamLimit::kNone;
+  bool peer_closed_ = false;
+  bool writes_disabled_ = false;
+};
+
+}  // namespace paymento::bridge
+
+#endif  // PAYMENTO_BRIDGE_SRC_INGRESS_CONNECTION_STREAM_H_

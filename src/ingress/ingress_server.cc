@@ -1,0 +1,78 @@
+#include "src/ingress/ingress_server.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <utility>
+
+#include "absl/time/clock.h"
+
+namespace paymento::bridge {
+namespace {
+
+thread_local RequestState current_request;
+
+}  // namespace
+
+RequestState& CurrentRequest() { return current_request; }
+
+IngressServer::IngressServer(IngressServerOptions options,
+                             HeadersHandler on_headers, LimitHandler on_limit)
+    : options_(std::move(options)),
+      on_headers_(std::move(on_headers)),
+      on_limit_(std::move(on_limit)) {}
+
+bool IngressServer::Stopping() const { return svr_sock_ == INVALID_SOCKET; }
+
+bool IngressServer::process_and_close_socket(socket_t socket) {
+  ConnectionStream stream(socket, options_.limits);
+  AfterRequest after = AfterRequest::kClose;
+  for (size_t count = 1; count <= options_.keep_alive_max_count; ++count) {
+    bool waiting = stream.WaitForRequest(options_.keep_alive_timeout,
+                                         [this] { return Stopping(); });
+    if (!waiting) break;
+    after = ServeRequest(stream, count == options_.keep_alive_max_count);
+    if (after != AfterRequest::kKeepAlive) break;
+  }
+  CurrentRequest() = RequestState{};
+
+  if (after == AfterRequest::kCloseAndDrain) {
+    stream.ShutdownAndDrain(options_.drain_time, options_.drain_bytes);
+  } else {
+    ::shutdown(socket, SHUT_RDWR);
+  }
+  ::close(socket);
+  return true;
+}
+
+IngressServer::AfterRequest IngressServer::ServeRequest(
+    ConnectionStream& stream, bool last) {
+  RequestState& state = CurrentRequest();
+  state = RequestState{};
+  state.start = absl::Now();
+  state.stream = &stream;
+  stream.BeginRequest();
+
+  bool connection_closed = false;
+  bool written = process_request(
+      stream, last, connection_closed, [&](httplib::Request& request) {
+        stream.BeginBody();
+        on_headers_(request);
+      });
+
+  StreamLimit limit = stream.limit();
+  if (limit != StreamLimit::kNone && !state.answered) {
+    on_limit_(stream, limit);
+  }
+  if (limit == StreamLimit::kTimeout || stream.peer_closed()) {
+    // A slow or departed client gets no extra time to drain.
+    return AfterRequest::kClose;
+  }
+  if (limit != StreamLimit::kNone || state.close_connection) {
+    return AfterRequest::kCloseAndDrain;
+  }
+  if (!written || connection_closed || last) return AfterRequest::kClose;
+  return AfterRequest::kKeepAlive;
+}
+
+}  // namespace paymento::bridge

@@ -1,0 +1,135 @@
+// A full disk under the real binary's store: webhooks get 503 with
+// Retry-After and readiness turns false while the disk is full, each state
+// change is logged once, and the service recovers by itself when space is
+// freed. The disk is a small tmpfs mounted for the test, which needs root
+// (CAP_SYS_ADMIN); without it the test is skipped and says so.
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+#include "src/cli/sample_event.h"
+#include "tests/operations/operations_support.h"
+
+namespace paymento::bridge::test_support {
+namespace {
+
+// Unmounts at scope exit, also when the test fails half-way.
+class ScopedTmpfs {
+ public:
+  explicit ScopedTmpfs(std::string path) : path_(std::move(path)) {}
+  ~ScopedTmpfs() {
+    if (mounted_) umount2(path_.c_str(), MNT_DETACH);
+  }
+
+  // Returns 0 or the errno of mount(2).
+  int Mount(const char* size) {
+    if (mount("tmpfs", path_.c_str(), "tmpfs", 0, size) != 0) return errno;
+    mounted_ = true;
+    return 0;
+  }
+
+ private:
+  const std::string path_;
+  bool mounted_ = false;
+};
+
+// Writes zeros to `path` until the file system refuses more.
+void FillDisk(const std::string& path) {
+  FILE* file = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(file, nullptr) << std::strerror(errno);
+  std::vector<char> block(64 * 1024, '\0');
+  while (std::fwrite(block.data(), 1, block.size(), file) == block.size()) {
+  }
+  std::fclose(file);
+}
+
+// A signed event about 150 KB large, more than the store's write-ahead log
+// can take without growing.
+httplib::Result PostLargeEvent(const BridgeProcess& bridge,
+                               const std::string& id) {
+  nlohmann::json body = nlohmann::json::parse(
+      SampleWebhookBody("payment_link.paid", id, absl::Now()));
+  body["padding"] = std::string(150 * 1024, 'p');
+  return PostSigned(bridge, body.dump());
+}
+
+bool WaitForReadyz(const BridgeProcess& bridge, int expected) {
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    if (ReadyzStatus(bridge) == expected) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
+int CountLines(const std::string& output, const std::string& fragment) {
+  int count = 0;
+  for (absl::string_view line : absl::StrSplit(output, '\n')) {
+    if (absl::StrContains(line, fragment)) ++count;
+  }
+  return count;
+}
+
+TEST(DiskFullTest, RefusesWhileFullAndRecoversByItself) {
+  std::string directory = MakeTempDirectory();
+  ScopedTmpfs tmpfs(directory);
+  int error = tmpfs.Mount("size=8m");
+  if (error == EPERM) {
+    GTEST_SKIP() << "SKIPPED: mounting a tmpfs failed with EPERM (the test "
+                    "needs root with CAP_SYS_ADMIN), so the full-disk "
+                    "behaviour was NOT tested";
+  }
+  ASSERT_EQ(error, 0) << "mount tmpfs on " << directory << ": "
+                      << std::strerror(error);
+
+  BridgeOptions options = OperationsOptions();
+  options.data_directory = directory;
+  BridgeProcess bridge(options);
+  ASSERT_TRUE(bridge.Start().ok()) << bridge.Output();
+  ASSERT_EQ(PostLargeEvent(bridge, "evt_before_full")->status, 200);
+
+  std::string filler = directory + "/filler";
+  FillDisk(filler);
+  for (int i = 0; i < 3; ++i) {
+    httplib::Result refused =
+        PostLargeEvent(bridge, absl::StrCat("evt_while_full_", i));
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 503) << refused->body;
+    EXPECT_FALSE(refused->get_header_value("Retry-After").empty());
+  }
+  EXPECT_TRUE(WaitForReadyz(bridge, 503)) << bridge.Output();
+  EXPECT_EQ(SampleValue(ScrapeMetrics(bridge), "paymento_bridge_ready"), 0);
+
+  ASSERT_EQ(unlink(filler.c_str()), 0) << std::strerror(errno);
+  EXPECT_TRUE(WaitForReadyz(bridge, 200)) << bridge.Output();
+  httplib::Result recovered = PostLargeEvent(bridge, "evt_after_full");
+  ASSERT_TRUE(recovered);
+  EXPECT_EQ(recovered->status, 200) << recovered->body;
+  EXPECT_EQ(SampleValue(ScrapeMetrics(bridge), "paymento_bridge_ready"), 1);
+
+  auto stub = EventStub(PlaintextChannel(bridge));
+  EXPECT_TRUE(GetEvent(*stub, "evt_before_full").ok());
+  EXPECT_TRUE(GetEvent(*stub, "evt_after_full").ok());
+  EXPECT_EQ(GetEvent(*stub, "evt_while_full_0").error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  std::string output = bridge.Output();
+  EXPECT_EQ(CountLines(output, "store check failing"), 1) << output;
+  EXPECT_EQ(CountLines(output, "store check recovered"), 1) << output;
+  EXPECT_EQ(CountLines(output, "readiness changed ready=false"), 1) << output;
+  EXPECT_EQ(CountLines(output, "readiness changed ready=true"), 1) << output;
+}
+
+}  // namespace
+}  // namespace paymento::bridge::test_support

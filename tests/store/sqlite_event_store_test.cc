@@ -1,0 +1,194 @@
+// Tests of the SQLite event store on real database files.
+#include "src/store/sqlite_event_store.h"
+
+#include <atomic>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "src/store/type_filter.h"
+#include "tests/testing/bridge_process.h"
+
+namespace paymento::bridge {
+namespace {
+
+v1::Event MakeEvent(const std::string& id, const std::string& type,
+                    const std::string& email = "") {
+  v1::Event event;
+  event.set_id(id);
+  event.set_type(type);
+  event.mutable_customer()->set_email(email);
+  event.mutable_received_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  return event;
+}
+
+class SqliteEventStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = test_support::MakeTempDirectory() + "/store/events.db";
+    Reopen();
+  }
+
+  void Reopen() {
+    store_.reset();
+    absl::StatusOr<std::unique_ptr<SqliteEventStore>> store =
+        SqliteEventStore::Open(path_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+
+  AppendResult Append(const v1::Event& event, const std::string& hash) {
+    absl::StatusOr<AppendResult> result = store_->Append(event, hash).get();
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? *result : AppendResult{};
+  }
+
+  std::string path_;
+  std::unique_ptr<SqliteEventStore> store_;
+};
+
+TEST_F(SqliteEventStoreTest, AssignsIncreasingSequences) {
+  EXPECT_EQ(Append(MakeEvent("evt_1", "payment_link.paid"), "a").sequence, 1);
+  EXPECT_EQ(Append(MakeEvent("evt_2", "payment_link.paid"), "b").sequence, 2);
+  EXPECT_EQ(store_->LastSequence(), 2);
+}
+
+TEST_F(SqliteEventStoreTest, SameIdSameBodyIsDuplicate) {
+  Append(MakeEvent("evt_dup", "payment_link.paid"), "hash");
+  AppendResult again = Append(MakeEvent("evt_dup", "payment_link.paid"), "hash");
+  EXPECT_EQ(again.outcome, AppendOutcome::kDuplicate);
+  EXPECT_EQ(again.sequence, 1);
+  absl::StatusOr<std::optional<StoredEvent>> stored = store_->GetById("evt_dup");
+  ASSERT_TRUE(stored.ok());
+  ASSERT_TRUE(stored->has_value());
+  EXPECT_EQ((*stored)->duplicate_count, 1);
+}
+
+TEST_F(SqliteEventStoreTest, SameIdOtherBodyIsConflict) {
+  Append(MakeEvent("evt_conflict", "payment_link.paid"), "first");
+  AppendResult again =
+      Append(MakeEvent("evt_conflict", "payment_link.failed"), "second");
+  EXPECT_EQ(again.outcome, AppendOutcome::kConflict);
+  EXPECT_EQ(store_->LastSequence(), 1);
+  absl::StatusOr<std::optional<StoredEvent>> stored =
+      store_->GetById("evt_conflict");
+  ASSERT_TRUE(stored.ok());
+  ASSERT_TRUE(stored->has_value());
+  EXPECT_EQ((*stored)->event.type(), "payment_link.paid");
+}
+
+TEST_F(SqliteEventStoreTest, SequencesSurviveReopen) {
+  Append(MakeEvent("evt_a", "payment_link.paid"), "a");
+  Append(MakeEvent("evt_b", "payment_link.paid"), "b");
+  Reopen();
+  EXPECT_EQ(store_->LastSequence(), 2);
+  EXPECT_EQ(Append(MakeEvent("evt_c", "payment_link.paid"), "c").sequence, 3);
+  absl::StatusOr<std::optional<StoredEvent>> stored = store_->GetBySequence(2);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_TRUE(stored->has_value());
+  EXPECT_EQ((*stored)->event.id(), "evt_b");
+}
+
+TEST_F(SqliteEventStoreTest, ConcurrentAppendsShareCommits) {
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 50;
+  std::atomic<int> commits{0};
+  store_->SetCommitListener([&](int64_t) { commits.fetch_add(1); });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string id = absl::StrCat("evt_", t, "_", i);
+        Append(MakeEvent(id, "payment_link.paid"), id);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(store_->LastSequence(), kThreads * kPerThread);
+  // Group commit: far fewer transactions than appends.
+  EXPECT_LT(commits.load(), kThreads * kPerThread);
+
+  absl::StatusOr<std::vector<v1::Event>> all =
+      store_->ReadAfter(0, kThreads * kPerThread);
+  ASSERT_TRUE(all.ok());
+  std::set<int64_t> sequences;
+  for (const v1::Event& event : *all) sequences.insert(event.sequence());
+  EXPECT_EQ(sequences.size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_EQ(*sequences.begin(), 1);
+  EXPECT_EQ(*sequences.rbegin(), kThreads * kPerThread);
+}
+
+TEST_F(SqliteEventStoreTest, ListFiltersByTypeAndEmail) {
+  Append(MakeEvent("evt_1", "payment_link.paid", "Jane@Example.com"), "1");
+  Append(MakeEvent("evt_2", "subscription.renewed", "jane@example.com"), "2");
+  Append(MakeEvent("evt_3", "payment_link.failed", "bob@example.com"), "3");
+
+  EventQuery prefix;
+  prefix.type_patterns = {"payment_link.*"};
+  absl::StatusOr<std::vector<v1::Event>> links = store_->List(prefix);
+  ASSERT_TRUE(links.ok());
+  ASSERT_EQ(links->size(), 2u);
+  EXPECT_EQ((*links)[0].id(), "evt_1");
+  EXPECT_EQ((*links)[1].id(), "evt_3");
+
+  EventQuery email;
+  email.customer_email = "JANE@example.com";
+  absl::StatusOr<std::vector<v1::Event>> jane = store_->List(email);
+  ASSERT_TRUE(jane.ok());
+  EXPECT_EQ(jane->size(), 2u);
+
+  EventQuery page;
+  page.limit = 1;
+  page.after_sequence = 1;
+  absl::StatusOr<std::vector<v1::Event>> second = store_->List(page);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->size(), 1u);
+  EXPECT_EQ((*second)[0].id(), "evt_2");
+}
+
+TEST_F(SqliteEventStoreTest, LikeWildcardsInPrefixAreLiteral) {
+  Append(MakeEvent("evt_1", "payment_link.paid"), "1");
+  EventQuery query;
+  query.type_patterns = {"payment%.*"};
+  absl::StatusOr<std::vector<v1::Event>> events = store_->List(query);
+  ASSERT_TRUE(events.ok());
+  EXPECT_TRUE(events->empty());
+}
+
+TEST(TypeFilterTest, MatchesExactAndPrefix) {
+  absl::StatusOr<TypeFilter> filter =
+      TypeFilter::Create({"payment_link.paid", "subscription.*"});
+  ASSERT_TRUE(filter.ok());
+  EXPECT_TRUE(filter->Matches("payment_link.paid"));
+  EXPECT_FALSE(filter->Matches("payment_link.failed"));
+  EXPECT_TRUE(filter->Matches("subscription.renewed"));
+  EXPECT_FALSE(filter->Matches("subscriptionX"));
+}
+
+TEST(TypeFilterTest, EmptyAndStarMatchAll) {
+  EXPECT_TRUE(TypeFilter::Create({})->MatchesAll());
+  EXPECT_TRUE(TypeFilter::Create({"*"})->MatchesAll());
+  EXPECT_TRUE(*TypeFilter::Create({"*", "a.b"}) == *TypeFilter::Create({}));
+}
+
+TEST(TypeFilterTest, EqualAsSets) {
+  EXPECT_TRUE(*TypeFilter::Create({"a.*", "b.c", "a.*"}) ==
+              *TypeFilter::Create({"b.c", "a.*"}));
+  EXPECT_FALSE(*TypeFilter::Create({"a.*"}) == *TypeFilter::Create({"a.b"}));
+}
+
+TEST(TypeFilterTest, RejectsInvalidPatterns) {
+  for (const char* pattern : {"", "a*", "*.b", "a.*.c", "has space", "a.**"}) {
+    EXPECT_EQ(TypeFilter::Create({pattern}).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << pattern;
+  }
+}
+
+}  // namespace
+}  // namespace paymento::bridge
