@@ -85,7 +85,7 @@ struct Backlog {
   std::optional<absl::Time> oldest_received_at;
 };
 
-// What one retention batch removed.
+// Counts of the rows one retention batch deleted.
 struct RetentionResult {
   int64_t events_deleted = 0;
   int64_t tombstones_deleted = 0;

@@ -79,7 +79,7 @@ absl::Status SqliteEventStore::Initialize() {
   if (!writer.ok()) return writer.status();
   writer_ = std::move(*writer);
   // WAL lets readers run beside the writer; synchronous=FULL fsyncs the WAL
-  // on every commit, which is what makes a 200 answer durable.
+  // on every commit, which is what makes a 200 response durable.
   for (const char* pragma :
        {"PRAGMA busy_timeout=5000", "PRAGMA journal_mode=WAL",
         "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {

@@ -19,7 +19,7 @@ struct SubscriptionRecord {
   // Events with a greater sequence belong to the subscription.
   int64_t start_sequence = 0;
   // Every event at or below the cursor is acknowledged or dead-lettered,
-  // unless a delivery row says otherwise (a redriven event).
+  // unless a delivery row records another state (a redriven event).
   int64_t cursor = 0;
   absl::Duration ack_deadline = absl::Seconds(30);
   int max_delivery_attempts = 10;

@@ -32,7 +32,7 @@ class BridgeProcess {
   explicit BridgeProcess(BridgeOptions options);
   ~BridgeProcess();
 
-  // Starts the binary and waits until /readyz answers 200.
+  // Starts the binary and waits until /readyz returns 200.
   absl::Status Start(absl::Duration timeout = absl::Seconds(20));
   // Sends `signal` and waits for the exit; returns the exit status as
   // waitpid reports it.
