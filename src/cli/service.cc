@@ -383,9 +383,15 @@ void Service::StopGrpc(absl::Time deadline) {
         "paymento-bridge is shutting down: reconnect to another replica or "
         "retry"));
   }
+  if (event_service_ != nullptr) {
+    event_service_->TerminateStreams(grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        "paymento-bridge is shutting down: reconnect to another replica or "
+        "retry"));
+  }
   if (grpc_server_ == nullptr) return;
-  // Tail streams never end on their own, so Shutdown cancels the calls
-  // still open after a short grace period for unary calls in flight.
+  // Streams end above; Shutdown cancels whatever is still open after a
+  // short grace period for unary calls in flight.
   absl::Time grace_end = std::min(absl::Now() + absl::Seconds(1), deadline);
   grpc_server_->Shutdown(absl::ToChronoTime(grace_end));
 }

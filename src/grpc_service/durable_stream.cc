@@ -21,6 +21,7 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* DurableStream::Start(
   std::shared_ptr<DurableStream> stream(new DurableStream(
       environment, subscription, heartbeat_interval, std::move(peer)));
   stream->self_ = stream;
+  if (environment.registry != nullptr) environment.registry->Add(stream);
   stream->ScheduleHeartbeat(absl::Now() + heartbeat_interval);
   subscription->Attach(stream, max_outstanding);
   return stream.get();
@@ -96,6 +97,22 @@ void DurableStream::Terminate(const absl::Status& status) {
     environment_.executor->Post(
         [self = shared_from_this()] { self->StartWriteSoon(); });
   }
+}
+
+void DurableStream::Terminate(const grpc::Status& status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (finishing_) return;
+    finishing_ = true;
+    final_status_ = status;
+    outbox_.clear();
+    if (!writing_ && !write_scheduled_) {
+      write_scheduled_ = true;
+      environment_.executor->Post(
+          [self = shared_from_this()] { self->StartWriteSoon(); });
+    }
+  }
+  DetachOnce();
 }
 
 void DurableStream::OnWriteDone(bool ok) {

@@ -26,6 +26,7 @@ namespace paymento::bridge {
 
 class DurableStream : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
                       public DeliverySink,
+                      public TerminableStream,
                       public std::enable_shared_from_this<DurableStream> {
  public:
   // Creates the stream and attaches it to `subscription`.
@@ -36,6 +37,8 @@ class DurableStream : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
 
   void Deliver(std::vector<v1::Delivery> deliveries) override;
   void Terminate(const absl::Status& status) override;
+  // Ends the stream at shutdown; the subscription gets its leases back.
+  void Terminate(const grpc::Status& status) override;
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;

@@ -20,7 +20,9 @@ class EventServiceImpl final : public v1::EventService::CallbackService {
                    const TokenAuthorizer* authorizer = nullptr)
       : environment_(environment),
         subscriptions_(subscriptions),
-        authorizer_(authorizer) {}
+        authorizer_(authorizer) {
+    environment_.registry = &streams_;
+  }
 
   grpc::ServerWriteReactor<v1::SubscribeResponse>* Subscribe(
       grpc::CallbackServerContext* context,
@@ -71,6 +73,11 @@ class EventServiceImpl final : public v1::EventService::CallbackService {
       const v1::ReleaseQuarantinedRequest* request,
       v1::ReleaseQuarantinedResponse* response) override;
 
+  // Ends every open Subscribe stream with `status`, for shutdown.
+  void TerminateStreams(const grpc::Status& status) {
+    streams_.TerminateAll(status);
+  }
+
   static constexpr int kDefaultPageSize = 100;
   static constexpr int kDefaultMaxOutstanding = 100;
   static constexpr int kMaxMaxOutstanding = 10000;
@@ -85,7 +92,8 @@ class EventServiceImpl final : public v1::EventService::CallbackService {
       const v1::SubscribeRequest& request, TailOptions options);
   absl::Status AddDeliveryStatus(v1::EventStatus& status);
 
-  const StreamEnvironment environment_;
+  StreamRegistry streams_;
+  StreamEnvironment environment_;
   SubscriptionManager* const subscriptions_;
 
   absl::Status Authorize(const grpc::CallbackServerContext& context,

@@ -14,6 +14,7 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* TailStream::Start(
   std::shared_ptr<TailStream> stream(
       new TailStream(environment, std::move(options)));
   stream->self_ = stream;
+  if (environment.registry != nullptr) environment.registry->Add(stream);
   absl::Time first_heartbeat;
   {
     absl::MutexLock lock(&stream->mu_);
@@ -58,6 +59,8 @@ void TailStream::Pump() {
       // schedules the next pump.
     } else if (cancelled_) {
       action = FinishLocked(grpc::Status::CANCELLED);
+    } else if (terminate_status_) {
+      action = FinishLocked(*terminate_status_);
     } else if (!events.ok()) {
       logging::Error("stream read failed",
                      {{"peer", peer_},
@@ -98,6 +101,18 @@ void TailStream::Wake() {
   SchedulePumpLocked();
 }
 
+void TailStream::Terminate(const grpc::Status& status) {
+  Action action = Action::kNone;
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    terminate_status_ = status;
+    // A write or pump in flight finishes the stream when it completes.
+    if (!writing_ && !pump_scheduled_) action = FinishLocked(status);
+  }
+  Perform(action);
+}
+
 void TailStream::OnWriteDone(bool ok) {
   Action action = Action::kNone;
   {
@@ -105,6 +120,8 @@ void TailStream::OnWriteDone(bool ok) {
     writing_ = false;
     if (!ok || cancelled_) {
       action = FinishLocked(grpc::Status::CANCELLED);
+    } else if (terminate_status_) {
+      action = FinishLocked(*terminate_status_);
     } else {
       SchedulePumpLocked();
     }
@@ -142,7 +159,7 @@ void TailStream::OnHeartbeatTimer() {
   absl::Time next;
   {
     absl::MutexLock lock(&mu_);
-    if (finished_ || cancelled_) return;
+    if (finished_ || cancelled_ || terminate_status_) return;
     absl::Time now = absl::Now();
     if (!writing_ && now - last_write_ >= heartbeat_interval_) {
       response_.Clear();

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
@@ -21,6 +22,7 @@
 #include "absl/time/time.h"
 #include "paymento/bridge/v1/event_service.pb.h"
 #include "src/store/event_store.h"
+#include "src/grpc_service/stream_registry.h"
 #include "src/store/type_filter.h"
 #include "src/streaming/commit_notifier.h"
 #include "src/streaming/executor.h"
@@ -34,6 +36,8 @@ struct StreamEnvironment {
   CommitNotifier* notifier = nullptr;
   Executor* executor = nullptr;
   Timer* timer = nullptr;
+  // Where streams register so that shutdown can end them; may be null.
+  StreamRegistry* registry = nullptr;
 };
 
 struct TailOptions {
@@ -46,6 +50,7 @@ struct TailOptions {
 
 class TailStream : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
                    public CommitWaiter,
+                   public TerminableStream,
                    public std::enable_shared_from_this<TailStream> {
  public:
   // Creates and starts a stream; gRPC takes the returned reactor.
@@ -56,6 +61,7 @@ class TailStream : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
   void OnCancel() override;
   void OnDone() override;
   void Wake() override;
+  void Terminate(const grpc::Status& status) override;
 
   // Events read from the store per pump, and deliveries per response.
   static constexpr int kReadBatch = 256;
@@ -87,6 +93,8 @@ class TailStream : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
   bool pump_scheduled_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  // Set by Terminate: the status to finish with once no write is in flight.
+  std::optional<grpc::Status> terminate_status_ ABSL_GUARDED_BY(mu_);
   absl::Time last_write_ ABSL_GUARDED_BY(mu_);
   // The response being written; gRPC reads it until OnWriteDone.
   // Written only while writing_ is false, read by gRPC while it is true.

@@ -281,6 +281,30 @@ TEST_F(EndToEndTest, RefusedRequestsGetTheirStatus) {
   EXPECT_EQ(accepted->status, 200);
 }
 
+TEST_F(EndToEndTest, ShutdownEndsStreamsWithUnavailable) {
+  auto stub = Stub(*bridge_);
+  v1::SubscribeRequest tail_request;
+  tail_request.mutable_heartbeat_interval()->set_seconds(1);
+  test_support::OpenStream tail = test_support::Subscribe(*stub, tail_request);
+  v1::SubscribeRequest durable_request = tail_request;
+  durable_request.set_subscription("shutdown");
+  test_support::OpenStream durable =
+      test_support::Subscribe(*stub, durable_request);
+  ASSERT_TRUE(test_support::NextIsHeartbeat(tail));
+  ASSERT_TRUE(test_support::NextIsHeartbeat(durable));
+
+  std::thread stop([&] { bridge_->Stop(SIGTERM); });
+  v1::SubscribeResponse response;
+  while (tail.reader->Read(&response)) {
+  }
+  while (durable.reader->Read(&response)) {
+  }
+  EXPECT_EQ(tail.reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(durable.reader->Finish().error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  stop.join();
+}
+
 TEST(ServeCommandTest, RefusesToStartWithoutSecret) {
   std::string output;
   int code = test_support::RunBridgeCommand(
