@@ -9,7 +9,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcpp-httplib-dev libabsl-dev libssl-dev libsqlite3-dev
   libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev libpq-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev postgresql
+  clang libclang-rt-14-dev
   python3 python3-grpcio python3-grpc-tools python3-yaml openssl unzip
   # promtool, to check the Helm chart's alert rules.
   prometheus

@@ -5,6 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh -DPAYMENTO_BRIDGE_BUILD_TESTS=ON
+
+# A throwaway PostgreSQL server for the PostgreSQL store's tests, which read
+# PAYMENTO_BRIDGE_TEST_POSTGRES_URL; stopped and removed however this ends.
+postgres_dir=$(mktemp -d)
+trap 'scripts/test-postgres.sh stop "$postgres_dir"' EXIT
+scripts/test-postgres.sh start "$postgres_dir"
+source "$postgres_dir/env"
 (cd build && ctest --output-on-failure --timeout 300 -j 2)
 
 # The Helm chart: lint, render with every value set, and check the result.

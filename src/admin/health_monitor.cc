@@ -79,9 +79,9 @@ void HealthMonitor::RunCheck() {
 absl::Status ProbeDirectoryWritable(const std::string& directory) {
   std::string path = absl::StrCat(directory, "/.paymento-bridge-write-probe");
   auto failure = [&](const char* step) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot ", step, " in data directory ", directory, ": ",
-        std::strerror(errno)));
+    return absl::UnavailableError(absl::StrCat("cannot ", step,
+                                               " in data directory ", directory,
+                                               ": ", std::strerror(errno)));
   };
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return failure("create a file");

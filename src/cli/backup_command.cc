@@ -3,7 +3,7 @@
 //
 // The copy is made in one backup step, which reads the whole database inside
 // one read transaction. In WAL mode that transaction does not block the
-// service's writer, and it sees one commit point, so the copy holds every
+// service's writer, and it reads one snapshot, so the copy contains every
 // event committed before it began and no partly written transaction. The
 // copy is written to FILE.partial, checked with PRAGMA quick_check, switched
 // to a single-file journal mode and renamed to FILE only when complete.
@@ -33,7 +33,8 @@ namespace {
 constexpr char kUsage[] =
     "usage: paymento-bridge backup --from sqlite://PATH --to FILE\n\n"
     "Copies the SQLite store at PATH into the new file FILE, also while the\n"
-    "service runs. The copy holds every event committed before it began.\n"
+    "service runs. The copy contains every event committed before it\n"
+    "began.\n"
     "To restore, stop the service, remove PATH and its -wal and -shm files,\n"
     "copy FILE to PATH and start the service.";
 
@@ -47,9 +48,8 @@ struct ConnectionCloser {
 using Connection = std::unique_ptr<sqlite3, ConnectionCloser>;
 
 absl::Status SqliteError(absl::string_view action, sqlite3* db) {
-  return absl::UnavailableError(
-      absl::StrCat(action, ": ", db != nullptr ? sqlite3_errmsg(db)
-                                               : "out of memory"));
+  return absl::UnavailableError(absl::StrCat(
+      action, ": ", db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
 }
 
 absl::StatusOr<Connection> OpenDatabase(const std::string& path, int flags) {
@@ -106,8 +106,8 @@ absl::Status CopyDatabase(sqlite3* source, sqlite3* destination) {
   return absl::OkStatus();
 }
 
-// Checks the copy and makes it one self-contained file: the source is in WAL
-// mode, and a copy in rollback-journal mode needs no -wal file beside it.
+// Checks the copy and switches it to rollback-journal mode. The source is in
+// WAL mode, and a copy in rollback-journal mode is one self-contained file.
 absl::Status FinishCopy(sqlite3* copy) {
   absl::StatusOr<std::string> check = QueryText(copy, "PRAGMA quick_check");
   if (!check.ok()) return check.status();
@@ -140,9 +140,9 @@ absl::Status BackupSqlite(const std::string& source_path,
   std::string partial = absl::StrCat(destination, ".partial");
   std::filesystem::remove(partial, error);
 
-  // Read-write lets SQLite create the -shm file a WAL database needs when
-  // the service is not running; the backup itself only reads. A read-only
-  // store falls back to a read-only connection.
+  // Read-write lets SQLite create the -shm file that a WAL database needs
+  // when the service is not running. The backup itself only reads, and a
+  // read-only store falls back to a read-only connection.
   absl::StatusOr<Connection> source =
       OpenDatabase(source_path, SQLITE_OPEN_READWRITE);
   if (!source.ok()) source = OpenDatabase(source_path, SQLITE_OPEN_READONLY);
@@ -161,8 +161,7 @@ absl::Status BackupSqlite(const std::string& source_path,
   std::filesystem::rename(partial, destination, error);
   if (error) {
     return absl::UnavailableError(absl::StrCat(
-        "cannot rename ", partial, " to ", destination, ": ",
-        error.message()));
+        "cannot rename ", partial, " to ", destination, ": ", error.message()));
   }
   SyncDirectory(destination);
   return absl::OkStatus();

@@ -134,8 +134,8 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(
   return grpc::SslCredentials(options);
 }
 
-// Connects as the flags and the environment say; on error, prints it and
-// returns nullopt.
+// Connects with the TLS files of the flags and the token of the
+// environment. On error, prints the error and returns nullopt.
 std::optional<GrpcClient> Connect(const FlagParser& parser) {
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       ChannelCredentials(parser);

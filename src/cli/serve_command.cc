@@ -1,10 +1,12 @@
 // `paymento-bridge serve`: runs the service until SIGTERM or SIGINT.
+#include <grpc/support/log.h>
 #include <signal.h>
 
 #include <cstdlib>
 #include <iostream>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "src/cli/commands.h"
@@ -32,9 +34,23 @@ int WaitForSignal(const sigset_t& signals) {
   return received;
 }
 
+// Writes gRPC core's own log lines through the service's logger, so that
+// every line has the configured format. Errors become warnings, because the
+// service logs its own error line for each failure that stops it.
+void LogGrpcCore(gpr_log_func_args* args) {
+  logging::Fields fields = {
+      {"source", absl::StrCat(args->file, ":", args->line)},
+      {"detail", args->message}};
+  if (args->severity == GPR_LOG_SEVERITY_ERROR) {
+    logging::Warn("grpc core error", fields);
+  } else {
+    logging::Debug("grpc core", fields);
+  }
+}
+
 // Ends the process with status 1 when a graceful shutdown takes longer than
 // --shutdown-timeout, for example because a request never finishes. Every
-// answered webhook is committed already, so exiting loses nothing.
+// webhook answered 200 is committed already, so exiting loses nothing.
 class ShutdownWatchdog {
  public:
   explicit ShutdownWatchdog(absl::Duration timeout)
@@ -73,11 +89,17 @@ int RunServe(const std::vector<std::string>& args) {
               << "  PAYMENTO_WEBHOOK_SECRET or PAYMENTO_WEBHOOK_SECRET_FILE "
                  "(required)\n"
               << "  PAYMENTO_IPN_SECRET or PAYMENTO_IPN_SECRET_FILE "
-                 "(enables gateway callbacks)\n\nflags:\n"
+                 "(enables gateway callbacks)\n"
+              << "  PAYMENTO_BRIDGE_GRPC_TOKEN or PAYMENTO_BRIDGE_GRPC_TOKEN_FILE "
+                 "(bearer token of gRPC clients)\n"
+              << "  PAYMENTO_BRIDGE_ADMIN_TOKEN or "
+                 "PAYMENTO_BRIDGE_ADMIN_TOKEN_FILE (bearer token of gRPC "
+                 "administration)\n\nflags:\n"
               << config->usage;
     return 0;
   }
   logging::Configure(config->log_format, config->log_level);
+  gpr_set_log_function(LogGrpcCore);
 
   Service service(*config);
   absl::Status started = service.Start();

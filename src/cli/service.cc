@@ -41,7 +41,7 @@ void AddGrpcArguments(grpc::ServerBuilder& builder,
   // same port and silently take half of the connections.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // The server pings a connection idle for a minute and closes it when the
-  // ping is not answered within 20 s, so dead peers free their streams.
+  // ping is not acknowledged within 20 s, so dead peers free their streams.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
   // Clients may send keepalive pings every 10 s, also without open calls.
@@ -135,9 +135,10 @@ absl::Status Service::OpenEventStore() {
         std::filesystem::path(url->target).parent_path();
     data_directory_ = parent.empty() ? "." : parent.string();
   }
-  // NOTE: the check covers disk space and I/O errors of the data directory
-  // and reads through the store; a failing commit shows only in the ingress
-  // answers until the store reports its own write health.
+  // NOTE: the check covers the store's reachability and the disk space and
+  // I/O errors of the data directory. A commit that fails for another
+  // reason shows only as 503 responses, because Health() reports
+  // reachability, not the result of the last commit.
   store_monitor_ = std::make_unique<HealthMonitor>(
       "store check", absl::Seconds(1), [this] { return CheckStore(); },
       [this](const absl::Status&) {
@@ -148,13 +149,10 @@ absl::Status Service::OpenEventStore() {
 }
 
 absl::Status Service::CheckStore() const {
-  if (!data_directory_.empty()) {
-    absl::Status writable = ProbeDirectoryWritable(data_directory_);
-    if (!writable.ok()) return writable;
-  }
-  absl::StatusOr<std::optional<StoredEvent>> last =
-      store_->GetBySequence(store_->LastSequence());
-  return last.status();
+  absl::Status reachable = store_->Health();
+  if (!reachable.ok()) return reachable;
+  if (data_directory_.empty()) return absl::OkStatus();
+  return ProbeDirectoryWritable(data_directory_);
 }
 
 absl::Status Service::Start() {
@@ -167,6 +165,10 @@ absl::Status Service::Start() {
   notifier_ = std::make_unique<CommitNotifier>(store_->LastSequence());
   store_->SetCommitListener(
       [notifier = notifier_.get()](int64_t last) { notifier->Publish(last); });
+  store_->SetCommitObserver(
+      [metrics = metrics_.get()](absl::Duration duration, int64_t events) {
+        metrics->ObserveCommit(duration, events);
+      });
   executor_ = std::make_unique<Executor>(2);
   timer_ = std::make_unique<Timer>();
 
@@ -180,6 +182,7 @@ absl::Status Service::Start() {
 
   absl::Status grpc = StartGrpc();
   if (!grpc.ok()) return grpc;
+  metrics_->SetBacklogSource([this] { return SubscriptionBacklogs(); });
 
   HttpIngressOptions ingress_options;
   ingress_options.host = config_.http_listen.host;
@@ -212,7 +215,7 @@ absl::Status Service::StartGrpc() {
                                 executor_.get(), timer_.get()};
   subscriptions_ = std::make_unique<SubscriptionManager>(
       SubscriptionEnvironment{store_.get(), notifier_.get(), executor_.get(),
-                              timer_.get()});
+                              timer_.get(), metrics_.get()});
   absl::Status loaded = subscriptions_->LoadAll();
   if (!loaded.ok()) return loaded;
   RetentionOptions retention;
@@ -264,6 +267,24 @@ std::shared_ptr<grpc::ServerCredentials> Service::GrpcCredentials() const {
   options.pem_key_cert_pairs.push_back(
       {grpc_tls_->private_key, grpc_tls_->certificate_chain});
   return grpc::SslServerCredentials(options);
+}
+
+std::vector<SubscriptionBacklog> Service::SubscriptionBacklogs() const {
+  std::vector<SubscriptionBacklog> backlogs;
+  absl::Time now = absl::Now();
+  for (const std::shared_ptr<Subscription>& subscription :
+       subscriptions_->All()) {
+    absl::StatusOr<SubscriptionStats> stats = subscription->Stats();
+    if (!stats.ok()) continue;
+    SubscriptionBacklog backlog;
+    backlog.subscription = subscription->record().name;
+    backlog.events = stats->backlog_events;
+    if (stats->oldest_backlog_received_at.has_value()) {
+      backlog.age = now - *stats->oldest_backlog_received_at;
+    }
+    backlogs.push_back(std::move(backlog));
+  }
+  return backlogs;
 }
 
 void Service::WarnIfGrpcIsOpen() const {
@@ -355,11 +376,13 @@ void Service::Shutdown() {
     PublishReadiness();
     absl::SleepFor(config_.drain_delay);
   }
+
   if (ingress_ != nullptr) ingress_->SetDraining(true);
   StopGrpc(deadline);
   // Stop joins the ingress threads, so every request in flight has its
-  // answer, and its commit, before the store closes.
+  // response, and its commit, before the store closes.
   if (ingress_ != nullptr) ingress_->Stop();
+
   if (store_monitor_ != nullptr) store_monitor_->Stop();
   if (timer_ != nullptr) timer_->Shutdown();
   if (executor_ != nullptr) executor_->Shutdown();
@@ -369,6 +392,7 @@ void Service::Shutdown() {
   if (admin_ != nullptr) admin_->Stop();
   if (webhook_secrets_ != nullptr) webhook_secrets_->Stop();
   if (ipn_secrets_ != nullptr) ipn_secrets_->Stop();
+
   if (started) {
     logging::Info(
         "paymento-bridge stopped",

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -39,11 +40,11 @@ class Service {
   // is stopped again and the error names the part that failed.
   absl::Status Start();
 
-  // Drains and stops, in this order: readiness turns false (gRPC health
-  // NOT_SERVING) at once; after --drain-delay the ingress answers new
-  // webhooks 503 with Retry-After; open streams end with UNAVAILABLE;
-  // requests in flight finish; the store closes. Safe to call more than
-  // once, and after a failed Start.
+  // Drains and stops, in this order. Readiness turns false (gRPC health
+  // NOT_SERVING) at once. After --drain-delay the ingress responds to new
+  // webhooks with 503 and Retry-After, and open streams end with
+  // UNAVAILABLE. Requests in flight finish, then the store closes. Safe to
+  // call more than once, and after a failed Start.
   void Shutdown();
 
   // OK when the service takes traffic: started, not draining, and the store
@@ -59,6 +60,8 @@ class Service {
   absl::Status StartGrpc();
   std::shared_ptr<grpc::ServerCredentials> GrpcCredentials() const;
   void WarnIfGrpcIsOpen() const;
+  // Returns the backlog of every durable subscription, for /metrics.
+  std::vector<SubscriptionBacklog> SubscriptionBacklogs() const;
   void StopGrpc(absl::Time deadline);
   // Pushes a change of Readiness() to the gRPC health service, the ready
   // gauge and the log.

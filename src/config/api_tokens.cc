@@ -22,9 +22,8 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& variable,
                                           const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot read ", variable, " file ", path, ": ",
-                     std::strerror(errno)));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot read ", variable, " file ", path, ": ", std::strerror(errno)));
   }
   std::stringstream contents;
   contents << file.rdbuf();

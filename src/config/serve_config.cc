@@ -158,8 +158,8 @@ void AddServeFlags(FlagParser& parser) {
              "with status 1 when it takes longer.");
   parser.Add("drain-delay", "2s",
              "Time between /readyz turning 503 on SIGTERM and the ingress "
-             "answering new webhooks 503, so that load balancers stop "
-             "sending first. Shorter than --shutdown-timeout.");
+             "responding to new webhooks with 503, so that load balancers "
+             "stop sending first. Shorter than --shutdown-timeout.");
   parser.Add("grpc-max-concurrent-streams", "10000",
              "Maximum gRPC calls open at once on one client connection.");
   parser.Add("grpc-tls-cert", "",

@@ -84,8 +84,8 @@ absl::StatusOr<X509Ptr> FirstCertificate(absl::string_view flag,
       X509_free(next);
     }
   }
-  // Reading stops at the end of the data, or at a block that is not a
-  // certificate; only the former is clean.
+  // Reading stops at the end of the data or at a block that is not a
+  // certificate, and only the end of the data is clean.
   unsigned long error = ERR_peek_last_error();
   bool clean_end = ERR_GET_LIB(error) == ERR_LIB_PEM &&
                    ERR_GET_REASON(error) == PEM_R_NO_START_LINE;
@@ -103,8 +103,8 @@ int NoPassphrase(char*, int, int, void*) { return -1; }
 absl::StatusOr<KeyPtr> PrivateKey(const std::string& path,
                                   const std::string& pem) {
   BioPtr bio = MemoryBio(pem);
-  KeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase,
-                                     nullptr));
+  KeyPtr key(
+      PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
   if (key == nullptr) {
     return Invalid("grpc-tls-key", path,
                    "no unencrypted PEM private key found");
@@ -141,10 +141,10 @@ absl::StatusOr<ServerTlsFiles> LoadServerTlsFiles(const ServerTlsPaths& paths) {
   if (!parsed_key.ok()) return parsed_key.status();
   if (X509_check_private_key(leaf->get(), parsed_key->get()) != 1) {
     ERR_clear_error();
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--grpc-tls-key ", paths.private_key,
-        " does not match the certificate in --grpc-tls-cert ",
-        paths.certificate));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--grpc-tls-key ", paths.private_key,
+                     " does not match the certificate in --grpc-tls-cert ",
+                     paths.certificate));
   }
   files.not_after = NotAfter(leaf->get());
 
@@ -153,8 +153,8 @@ absl::StatusOr<ServerTlsFiles> LoadServerTlsFiles(const ServerTlsPaths& paths) {
         ReadFile("grpc-tls-client-ca", paths.client_ca);
     if (!ca.ok()) return ca.status();
     files.client_ca = *std::move(ca);
-    absl::StatusOr<X509Ptr> ca_certificate =
-        FirstCertificate("grpc-tls-client-ca", paths.client_ca, files.client_ca);
+    absl::StatusOr<X509Ptr> ca_certificate = FirstCertificate(
+        "grpc-tls-client-ca", paths.client_ca, files.client_ca);
     if (!ca_certificate.ok()) return ca_certificate.status();
   }
   return files;

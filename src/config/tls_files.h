@@ -1,7 +1,7 @@
-// Reading and checking the PEM files of the gRPC server's TLS at start-up,
-// so that a missing file, a damaged key or a key that belongs to another
-// certificate stops the process with one line naming the file, instead of
-// failing inside gRPC at the first handshake.
+// Reading and checking the PEM files of the gRPC server's TLS at start-up.
+// A missing file, a damaged key or a key that belongs to another certificate
+// stops the process with one line naming the file, instead of failing inside
+// gRPC at the first handshake.
 #ifndef PAYMENTO_BRIDGE_SRC_CONFIG_TLS_FILES_H_
 #define PAYMENTO_BRIDGE_SRC_CONFIG_TLS_FILES_H_
 

@@ -38,8 +38,7 @@ TokenAuthorizer::TokenAuthorizer(absl::string_view client_token,
     : client_digest_(DigestIfSet(client_token)),
       admin_digest_(DigestIfSet(admin_token)) {}
 
-TokenAuthorizer::Grant TokenAuthorizer::GrantOf(
-    absl::string_view value) const {
+TokenAuthorizer::Grant TokenAuthorizer::GrantOf(absl::string_view value) const {
   value = absl::StripAsciiWhitespace(value);
   if (value.size() <= kBearer.size() ||
       !absl::StartsWithIgnoreCase(value, kBearer)) {

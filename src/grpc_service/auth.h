@@ -7,10 +7,9 @@
 // "authorization: Bearer <token>". Rules per role:
 // - client role: open when no client token is configured; otherwise the
 //   client or the admin token is required.
-// - admin role: requires the admin token when one is configured; without
-//   one, it requires the client token when that is configured, so that
-//   administration is never more open than reading events; open when no
-//   token is configured at all.
+// - admin role: requires the admin token when one is configured. Without
+//   an admin token it requires the client token, so that administration is
+//   never more open than reading events. Open when no token is configured.
 // A call without a valid token gets UNAUTHENTICATED; a call with the client
 // token on an admin method gets PERMISSION_DENIED.
 //
@@ -23,11 +22,11 @@
 #ifndef PAYMENTO_BRIDGE_SRC_GRPC_SERVICE_AUTH_H_
 #define PAYMENTO_BRIDGE_SRC_GRPC_SERVICE_AUTH_H_
 
+#include <grpcpp/server_context.h>
+
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <grpcpp/server_context.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -48,7 +47,7 @@ class TokenAuthorizer {
                          Role role) const;
 
   // Checks the values of the authorization metadata, as Authorize does.
-  // Each value may be "Bearer <token>"; the scheme is matched without
+  // Each value may be "Bearer <token>", with the scheme matched without
   // regard to case. The strongest valid token among them counts.
   absl::Status AuthorizeValues(const std::vector<absl::string_view>& values,
                                Role role) const;

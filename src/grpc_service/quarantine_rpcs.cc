@@ -4,7 +4,7 @@
 // ReleaseQuarantined stores the request as an event (see
 // quarantine_release.h for how it is normalized and verified again), then
 // deletes it from the quarantine. When its event id is already stored with
-// the same body, the answer is that stored event with duplicate set. When
+// the same body, the response is that stored event with duplicate set. When
 // the id is stored with another body, or the body is not an event, the
 // answer is FAILED_PRECONDITION and the request stays in quarantine.
 #include <chrono>
@@ -36,7 +36,7 @@ uint64_t QuarantinePageFingerprint() {
 }
 
 grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
-                                 const absl::Status& status) {
+                                      const absl::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
@@ -59,9 +59,9 @@ void ToProto(const QuarantineRecord& record, v1::QuarantinedRequest* proto) {
 }
 
 absl::Status InvalidId(int64_t id) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "invalid quarantine id ", id,
-      ": use an id from ListQuarantined, which starts at 1"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid quarantine id ", id,
+                   ": use an id from ListQuarantined, which starts at 1"));
 }
 
 absl::StatusOr<QuarantineRecord> FindQuarantined(EventStore& store,
@@ -123,10 +123,10 @@ grpc::ServerUnaryReactor* EventServiceImpl::ListQuarantined(
   absl::Status allowed = Authorize(*context, Role::kAdmin);
   if (!allowed.ok()) return FinishUnary(context, allowed);
   if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
-    return FinishUnary(context, absl::InvalidArgumentError(absl::StrCat(
-                               "invalid page_size ", request->page_size(),
-                               ": use 1 to ", kMaxPageSize, ", or 0 for ",
-                               kDefaultPageSize)));
+    return FinishUnary(
+        context, absl::InvalidArgumentError(absl::StrCat(
+                     "invalid page_size ", request->page_size(), ": use 1 to ",
+                     kMaxPageSize, ", or 0 for ", kDefaultPageSize)));
   }
   int limit =
       request->page_size() == 0 ? kDefaultPageSize : request->page_size();
@@ -182,21 +182,21 @@ grpc::ServerUnaryReactor* EventServiceImpl::ReleaseQuarantined(
       StoreReleased(store, *std::move(event), *record);
   if (!stored.ok()) return FinishUnary(context, stored.status());
 
-  // A concurrent release of the same request may have deleted it already;
-  // the event is stored either way.
+  // A concurrent release of the same request may have deleted it already,
+  // and the event is stored either way.
   absl::Status deleted = store.DeleteQuarantined(record->id);
   if (!deleted.ok() && !absl::IsNotFound(deleted)) {
     return FinishUnary(context, deleted);
   }
   const v1::Event& released = stored->first;
-  logging::Info("quarantined request released",
-                {{"peer", context->peer()},
-                 {"quarantine_id", absl::StrCat(record->id)},
-                 {"event_id", LoggableValue(released.id())},
-                 {"sequence", absl::StrCat(released.sequence())},
-                 {"duplicate", stored->second ? "true" : "false"},
-                 {"scheme", v1::SignatureScheme_Name(
-                                released.verification().scheme())}});
+  logging::Info(
+      "quarantined request released",
+      {{"peer", context->peer()},
+       {"quarantine_id", absl::StrCat(record->id)},
+       {"event_id", LoggableValue(released.id())},
+       {"sequence", absl::StrCat(released.sequence())},
+       {"duplicate", stored->second ? "true" : "false"},
+       {"scheme", v1::SignatureScheme_Name(released.verification().scheme())}});
   *response->mutable_event() = released;
   response->set_duplicate(stored->second);
   return FinishUnary(context, absl::OkStatus());

@@ -71,10 +71,9 @@ void TailStream::Pump() {
           "reading the event store failed: reconnect with after_sequence"));
     } else {
       response_.Clear();
-      size_t consumed = 0;
+      response_.mutable_deliveries()->Reserve(static_cast<int>(events->size()));
+      size_t consumed = events->size();
       for (v1::Event& event : *events) {
-        if (response_.deliveries_size() >= kMaxDeliveriesPerResponse) break;
-        ++consumed;
         cursor_ = event.sequence();
         if (!filter_.Matches(event.type())) continue;
         v1::Delivery* delivery = response_.add_deliveries();
@@ -87,8 +86,7 @@ void TailStream::Pump() {
         action = Action::kWrite;
       } else if (consumed == static_cast<size_t>(kReadBatch)) {
         SchedulePumpLocked();
-      } else if (!environment_.notifier->WaitAfter(cursor_,
-                                                   weak_from_this())) {
+      } else if (!environment_.notifier->WaitAfter(cursor_, weak_from_this())) {
         SchedulePumpLocked();
       }
     }

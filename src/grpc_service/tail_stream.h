@@ -63,9 +63,9 @@ class TailStream : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
   void Wake() override;
   void Terminate(const grpc::Status& status) override;
 
-  // Events read from the store per pump, and deliveries per response.
+  // Events read from the store per pump, and so at most the deliveries of
+  // one response: every event read is consumed, none is read twice.
   static constexpr int kReadBatch = 256;
-  static constexpr int kMaxDeliveriesPerResponse = 128;
 
  private:
   TailStream(const StreamEnvironment& environment, TailOptions options);

@@ -14,8 +14,8 @@
 namespace paymento::bridge {
 namespace {
 
-// Bytes asked of recv() at once. Headers are read one byte at a time by
-// cpp-httplib's line reader, so they are served from this block.
+// Bytes requested from recv() at once. cpp-httplib's line reader reads
+// headers one byte at a time, so they are served from this block.
 constexpr size_t kReadBlockBytes = 16 * 1024;
 
 // How often WaitForRequest checks whether the server is stopping.
@@ -61,6 +61,7 @@ bool ConnectionStream::WaitForRequest(absl::Duration idle_timeout,
 void ConnectionStream::BeginRequest() {
   phase_ = Phase::kHeaders;
   deadline_ = absl::Now() + limits_.request_timeout;
+  raw_head_.clear();
   header_bytes_ = 0;
   line_bytes_ = 0;
   in_request_line_ = true;
@@ -105,8 +106,8 @@ bool ConnectionStream::FillBuffer() {
 
 void ConnectionStream::HitLimit(StreamLimit limit) {
   limit_ = limit;
-  // cpp-httplib answers a header read failure with its own plain 400; the
-  // caller sends the answer for the limit instead.
+  // cpp-httplib responds to a header read failure with its own plain 400,
+  // and the caller sends the response for the limit instead.
   if (phase_ == Phase::kHeaders) writes_disabled_ = true;
 }
 
@@ -136,6 +137,7 @@ bool ConnectionStream::Account(const char* data, size_t size) {
       in_request_line_ = false;
     }
   }
+  raw_head_.append(data, size);
   return true;
 }
 
@@ -164,7 +166,7 @@ bool ConnectionStream::is_writable() const {
 ssize_t ConnectionStream::write(const char* ptr, size_t size) {
   if (writes_disabled_) return -1;
   return WriteAll(absl::string_view(ptr, size)) ? static_cast<ssize_t>(size)
-                                                 : -1;
+                                                : -1;
 }
 
 bool ConnectionStream::WriteAll(absl::string_view data) {
@@ -179,8 +181,7 @@ bool ConnectionStream::WriteAll(absl::string_view data) {
   return true;
 }
 
-void ConnectionStream::ShutdownAndDrain(absl::Duration time,
-                                        size_t max_bytes) {
+void ConnectionStream::ShutdownAndDrain(absl::Duration time, size_t max_bytes) {
   ::shutdown(socket_, SHUT_WR);
   absl::Time give_up = absl::Now() + time;
   size_t discarded = buffer_.size() - buffer_offset_;
@@ -201,18 +202,17 @@ void ConnectionStream::get_remote_ip_and_port(std::string& ip,
                                               int& port) const {
   sockaddr_storage address{};
   socklen_t length = sizeof(address);
-  if (::getpeername(socket_, reinterpret_cast<sockaddr*>(&address),
-                    &length) == 0) {
+  if (::getpeername(socket_, reinterpret_cast<sockaddr*>(&address), &length) ==
+      0) {
     AddressOf(address, length, ip, port);
   }
 }
 
-void ConnectionStream::get_local_ip_and_port(std::string& ip,
-                                             int& port) const {
+void ConnectionStream::get_local_ip_and_port(std::string& ip, int& port) const {
   sockaddr_storage address{};
   socklen_t length = sizeof(address);
-  if (::getsockname(socket_, reinterpret_cast<sockaddr*>(&address),
-                    &length) == 0) {
+  if (::getsockname(socket_, reinterpret_cast<sockaddr*>(&address), &length) ==
+      0) {
     AddressOf(address, length, ip, port);
   }
 }

@@ -2,23 +2,25 @@
 // with limits that cpp-httplib 0.11.4 does not enforce itself.
 //
 // cpp-httplib bounds each wait for bytes by its read timeout, but not a whole
-// request. A client that sends one byte every few seconds holds a pool thread
-// for as long as it likes. Its line reader also grows a request line or a
-// header line without bound before it checks the length. So this stream
+// request. A client that sends one byte every few seconds keeps a pool thread
+// busy for as long as it likes. Its line reader also grows a request line or
+// a header line without bound before it checks the length. So this stream
 // enforces, per request:
 //   - a deadline for the whole request (request line, headers and body), and
-//     a limit on each wait for the next bytes;
+//     a limit on each wait for the next bytes.
 //   - at most max_line_bytes per request line or header line, terminator
-//     included, and max_header_bytes for the request line and headers;
+//     included, and max_header_bytes for the request line and headers.
 //   - at most max_body_wire_bytes of body as sent, chunk framing included.
 // When a limit is hit, read() fails and limit() names the limit, so that the
-// caller answers 408, 413, 414 or 431 itself. A limit hit while reading
+// caller responds with 408, 413, 414 or 431 itself. A limit hit while reading
 // headers also disables write(), because cpp-httplib then writes its own
 // plain 400, which the caller replaces.
 //
 // Bytes are read from the socket in blocks and kept in a buffer that lives
 // as long as the connection, so a pipelined request that arrives with the
-// previous one is served from the buffer.
+// previous one is served from the buffer. The request line and headers are
+// also kept as received (raw_head()), because cpp-httplib 0.11.4
+// percent-decodes header values, and a signature covers the values as sent.
 //
 // Not thread-safe: one pool thread serves the connection.
 #ifndef PAYMENTO_BRIDGE_SRC_INGRESS_CONNECTION_STREAM_H_
@@ -45,12 +47,12 @@ enum class StreamLimit {
 };
 
 struct StreamLimits {
-  // Longest wait for the next bytes of a request.
+  // Maximum wait for the next bytes of a request.
   absl::Duration read_timeout = absl::Seconds(5);
-  // Longest time from the first byte of a request to the last byte of its
+  // Maximum time from the first byte of a request to the last byte of its
   // body.
   absl::Duration request_timeout = absl::Seconds(10);
-  // Longest wait for the socket to accept more bytes of an answer.
+  // Maximum wait for the socket to accept more bytes of a response.
   absl::Duration write_timeout = absl::Seconds(5);
   // cpp-httplib's own CPPHTTPLIB_REQUEST_URI_MAX_LENGTH and
   // CPPHTTPLIB_HEADER_MAX_LENGTH are both 8192, so lines it would accept
@@ -83,13 +85,16 @@ class ConnectionStream : public httplib::Stream {
   StreamLimit limit() const { return limit_; }
   // True when the peer closed its side while a request was being read.
   bool peer_closed() const { return peer_closed_; }
+  // The request line and headers of the current request as received, up to
+  // where reading stopped.
+  const std::string& raw_head() const { return raw_head_; }
 
   // Writes all of `data`, even after a header limit disabled write().
   bool WriteAll(absl::string_view data);
 
   // Sends FIN, then reads and discards what the client still sends until it
   // closes, for at most `time` and `max_bytes`. A socket closed with unread
-  // bytes sends RST, which can make the client drop the answer before it
+  // bytes sends RST, which can make the client drop the response before it
   // reads it. The discarded bytes are never parsed.
   void ShutdownAndDrain(absl::Duration time, size_t max_bytes);
 
@@ -113,7 +118,7 @@ class ConnectionStream : public httplib::Stream {
   // Returns false, and records the limit, when they break one.
   bool Account(const char* data, size_t size);
   void HitLimit(StreamLimit limit);
-  // Waits for `events` on the socket; returns false on timeout or error.
+  // Waits for `events` on the socket. Returns false on timeout or error.
   bool Poll(short events, absl::Duration timeout) const;
 
   const int socket_;
@@ -124,6 +129,7 @@ class ConnectionStream : public httplib::Stream {
 
   Phase phase_ = Phase::kHeaders;
   absl::Time deadline_ = absl::InfiniteFuture();
+  std::string raw_head_;
   size_t header_bytes_ = 0;
   size_t line_bytes_ = 0;
   bool in_request_line_ = true;

@@ -50,8 +50,7 @@ std::vector<std::string> HeaderValues(const httplib::Request& request,
 }
 
 bool IsChunked(const httplib::Request& request) {
-  std::vector<std::string> values =
-      HeaderValues(request, "Transfer-Encoding");
+  std::vector<std::string> values = HeaderValues(request, "Transfer-Encoding");
   return values.size() == 1 &&
          absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(values[0]),
                                 "chunked");
@@ -85,9 +84,9 @@ IngressResponse Closing(IngressResponse response) {
   return response;
 }
 
-// Returns the refusal for a Content-Encoding or Transfer-Encoding that the
+// Returns the rejection for a Content-Encoding or Transfer-Encoding that the
 // ingress does not decode, or nullopt.
-std::optional<IngressResponse> EncodingRefusal(
+std::optional<IngressResponse> EncodingRejection(
     const httplib::Request& request) {
   std::vector<std::string> transfer =
       HeaderValues(request, "Transfer-Encoding");
@@ -106,10 +105,10 @@ std::optional<IngressResponse> EncodingRefusal(
   return std::nullopt;
 }
 
-// Returns the refusal for a body whose declared size is invalid or over
+// Returns the rejection for a body whose declared size is invalid or over
 // `max_body_bytes`, or nullopt.
-std::optional<IngressResponse> LengthRefusal(const httplib::Request& request,
-                                             size_t max_body_bytes) {
+std::optional<IngressResponse> LengthRejection(const httplib::Request& request,
+                                               size_t max_body_bytes) {
   std::vector<std::string> lengths = HeaderValues(request, "Content-Length");
   if (lengths.empty()) return std::nullopt;
   size_t declared = 0;
@@ -162,7 +161,8 @@ void Answer(httplib::Response& response, const IngressResponse& answer) {
   response.status = answer.status;
   response.set_content(answer.body, "application/json");
   if (answer.retry_after_seconds > 0) {
-    response.set_header("Retry-After", absl::StrCat(answer.retry_after_seconds));
+    response.set_header("Retry-After",
+                        absl::StrCat(answer.retry_after_seconds));
   }
   if (answer.close_connection) {
     response.set_header("Connection", "close");
@@ -174,11 +174,12 @@ void Answer(httplib::Response& response, const IngressResponse& answer) {
   if (!answer.event_type.empty()) state.event_type = answer.event_type;
 }
 
-// Returns the headers as received, in cpp-httplib's order (by name without
-// regard to case, then as received), with `hidden` put back.
+// Returns the headers of the request as the client sent them, from the
+// stream's copy of the request head. cpp-httplib's own copy has its values
+// percent-decoded and a hidden Content-Type removed (see BeginRequest).
 std::vector<std::pair<std::string, std::string>> ReceivedHeaders(
-    const httplib::Request& request,
-    const std::vector<std::pair<std::string, std::string>>& hidden) {
+    const httplib::Request& request, const ConnectionStream* stream) {
+  if (stream != nullptr) return ParseHeaderBlock(stream->raw_head());
   std::vector<std::pair<std::string, std::string>> headers;
   for (const auto& [name, value] : request.headers) {
     // cpp-httplib adds these itself; they are not part of the request.
@@ -188,13 +189,18 @@ std::vector<std::pair<std::string, std::string>> ReceivedHeaders(
     }
     headers.emplace_back(name, value);
   }
-  if (hidden.empty()) return headers;
-  headers.insert(headers.end(), hidden.begin(), hidden.end());
-  std::stable_sort(headers.begin(), headers.end(),
-                   [](const auto& left, const auto& right) {
-                     return httplib::detail::ci()(left.first, right.first);
-                   });
   return headers;
+}
+
+// Returns `path` as a regular expression that matches only itself, because
+// cpp-httplib 0.11.4 reads route patterns as std::regex.
+std::string RegexLiteral(absl::string_view path) {
+  std::string pattern;
+  for (char c : path) {
+    if (absl::StrContains("\\^$.|?*+()[]{}", c)) pattern.push_back('\\');
+    pattern.push_back(c);
+  }
+  return pattern;
 }
 
 // Replaces a header of `response` rather than adding a second one.
@@ -214,7 +220,7 @@ HttpIngress::HttpIngress(HttpIngressOptions options, WebhookHandler* handler)
             IngressServerOptions server;
             server.limits.read_timeout = options_.read_timeout;
             server.limits.request_timeout = options_.request_timeout;
-            // Chunk framing adds a few bytes per chunk; twice the body
+            // Chunk framing adds a few bytes per chunk, so twice the body
             // limit leaves room for chunks down to a few bytes each.
             server.limits.max_body_wire_bytes =
                 2 * options_.max_body_bytes + 64 * 1024;
@@ -223,12 +229,13 @@ HttpIngress::HttpIngress(HttpIngressOptions options, WebhookHandler* handler)
           }(),
           [this](httplib::Request& request) { BeginRequest(request); },
           [this](ConnectionStream& stream, StreamLimit limit) {
-            AnswerLimit(stream, limit);
+            RespondToLimit(stream, limit);
           }) {
   server_.new_task_queue = [threads = options_.threads] {
     return new httplib::ThreadPool(threads);
   };
-  // Only advertised in the Keep-Alive header: IngressServer enforces both.
+  // Only advertised in the Keep-Alive header, because IngressServer
+  // enforces both.
   server_.set_keep_alive_timeout(
       absl::ToInt64Seconds(options_.keep_alive_timeout));
   server_.set_keep_alive_max_count(IngressServerOptions().keep_alive_max_count);
@@ -238,9 +245,10 @@ HttpIngress::HttpIngress(HttpIngressOptions options, WebhookHandler* handler)
     int yes = 1;
     setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
-  // Without TCP_NODELAY each answer waits for the client's delayed ACK.
+  // Without TCP_NODELAY each response waits for the client's delayed ACK.
   server_.set_tcp_nodelay(true);
-  // A backstop only: Refusal and ReadBody enforce the real limit first.
+  // A backstop only, because Rejection and ReadBody enforce the real limit
+  // first.
   server_.set_payload_max_length(options_.max_body_bytes + 1);
 
   server_.set_pre_routing_handler(
@@ -261,18 +269,17 @@ HttpIngress::HttpIngress(HttpIngressOptions options, WebhookHandler* handler)
                         const httplib::ContentReader& reader) {
     Route(request, response, reader, /*gateway=*/true);
   };
-  server_.Post(options_.webhook_path, webhook);
-  server_.Post(options_.ipn_path, gateway);
-  server_.Put(options_.ipn_path, gateway);
+  server_.Post(RegexLiteral(options_.webhook_path), webhook);
+  server_.Post(RegexLiteral(options_.ipn_path), gateway);
+  server_.Put(RegexLiteral(options_.ipn_path), gateway);
   server_.set_post_routing_handler(
       [this](const httplib::Request& request, httplib::Response& response) {
         FinishResponse(request, response);
       });
-  server_.set_logger(
-      [this](const httplib::Request& request,
-             const httplib::Response& response) {
-        LogRequest(request, response);
-      });
+  server_.set_logger([this](const httplib::Request& request,
+                            const httplib::Response& response) {
+    LogRequest(request, response);
+  });
 }
 
 HttpIngress::~HttpIngress() { Stop(); }
@@ -303,36 +310,34 @@ void HttpIngress::BeginRequest(httplib::Request& request) {
   bool webhook = request.path == options_.webhook_path;
   bool gateway = request.path == options_.ipn_path &&
                  handler_->gateway_callbacks_enabled();
-  state.route = webhook ? "webhook" : gateway ? "ipn" : "other";
+  state.route = "other";
+  if (webhook) state.route = "webhook";
+  if (gateway) state.route = "ipn";
 
   // cpp-httplib parses a multipart/form-data body itself, even through a
-  // content reader. Content-Type is no reason to refuse a signed body, so
-  // the header is hidden from it and given back to the handler in Route.
-  if (request.is_multipart_form_data()) {
-    auto range = request.headers.equal_range("Content-Type");
-    for (auto it = range.first; it != range.second; ++it) {
-      state.hidden_headers.emplace_back(it->first, it->second);
-    }
-    request.headers.erase("Content-Type");
-  }
+  // content reader. Content-Type is no reason to reject a signed body, so
+  // the header is hidden from it. Route takes the headers from the stream.
+  if (request.is_multipart_form_data()) request.headers.erase("Content-Type");
 }
 
-std::optional<IngressResponse> HttpIngress::Refusal(
+std::optional<IngressResponse> HttpIngress::Rejection(
     const httplib::Request& request) const {
   const std::string& route = CurrentRequest().route;
   if (route == "other") {
     return Closing(ErrorResponse(404, "not_found", "not found"));
   }
-  bool allowed = request.method == "POST" ||
-                 (route == "ipn" && request.method == "PUT");
+  bool allowed =
+      request.method == "POST" || (route == "ipn" && request.method == "PUT");
   if (!allowed) {
     return Closing(
         ErrorResponse(405, "method_not_allowed", "method not allowed"));
   }
 
-  std::optional<IngressResponse> refusal = EncodingRefusal(request);
-  if (!refusal) refusal = LengthRefusal(request, options_.max_body_bytes);
-  if (refusal) return refusal;
+  // The size is checked first, so an oversized compressed body gets 413.
+  std::optional<IngressResponse> rejection =
+      LengthRejection(request, options_.max_body_bytes);
+  if (!rejection) rejection = EncodingRejection(request);
+  if (rejection) return rejection;
 
   if (draining_.load()) {
     IngressResponse answer =
@@ -345,10 +350,10 @@ std::optional<IngressResponse> HttpIngress::Refusal(
 
 httplib::Server::HandlerResponse HttpIngress::PreRoute(
     const httplib::Request& request, httplib::Response& response) {
-  std::optional<IngressResponse> refusal = Refusal(request);
-  if (!refusal) return httplib::Server::HandlerResponse::Unhandled;
-  Answer(response, *refusal);
-  if (refusal->status == 405) {
+  std::optional<IngressResponse> rejection = Rejection(request);
+  if (!rejection) return httplib::Server::HandlerResponse::Unhandled;
+  Answer(response, *rejection);
+  if (rejection->status == 405) {
     response.set_header("Allow",
                         CurrentRequest().route == "ipn" ? "POST, PUT" : "POST");
   }
@@ -374,12 +379,12 @@ void HttpIngress::Route(const httplib::Request& request,
   ingress.peer = absl::StrCat(request.remote_addr, ":", request.remote_port);
   ingress.request_id = state.request_id;
   ingress.received_at = state.start;
-  ingress.headers = ReceivedHeaders(request, state.hidden_headers);
+  ingress.headers = ReceivedHeaders(request, state.stream);
 
-  std::optional<IngressResponse> refusal =
+  std::optional<IngressResponse> rejection =
       ReadBody(request, reader, &ingress.body);
-  if (refusal) {
-    Answer(response, *refusal);
+  if (rejection) {
+    Answer(response, *rejection);
     return;
   }
   Answer(response, gateway ? handler_->HandleGatewayCallback(ingress)
@@ -407,8 +412,7 @@ std::optional<IngressResponse> HttpIngress::ReadBody(
   if (complete) return std::nullopt;
 
   ConnectionStream* stream = CurrentRequest().stream;
-  StreamLimit limit =
-      stream != nullptr ? stream->limit() : StreamLimit::kNone;
+  StreamLimit limit = stream != nullptr ? stream->limit() : StreamLimit::kNone;
   if (too_large || limit == StreamLimit::kBodyTooLarge) {
     return Closing(ErrorResponse(413, "too_large", "request body too large"));
   }
@@ -427,7 +431,7 @@ void HttpIngress::FinishResponse(const httplib::Request& request,
     response.set_header("X-Request-Id", state.request_id);
   }
   if (!state.answered) {
-    // cpp-httplib's own answer to a request it could not parse, such as a
+    // cpp-httplib's own response to a request it could not parse, such as a
     // malformed request line or Range header. Where that request ends is
     // uncertain, so the connection closes.
     state.outcome = "invalid_request";
@@ -441,8 +445,8 @@ void HttpIngress::FinishResponse(const httplib::Request& request,
     }
     ReplaceHeader(response, "Connection", "close");
   }
-  // cpp-httplib sets Content-Length only for routed answers, not for the
-  // refusal of "Expect: 100-continue".
+  // cpp-httplib sets Content-Length only for routed responses, not for the
+  // rejection of "Expect: 100-continue".
   if (!response.body.empty() && !response.has_header("Content-Length")) {
     response.set_header("Content-Length", absl::StrCat(response.body.size()));
   }
@@ -451,7 +455,7 @@ void HttpIngress::FinishResponse(const httplib::Request& request,
   }
 }
 
-void HttpIngress::AnswerLimit(ConnectionStream& stream, StreamLimit limit) {
+void HttpIngress::RespondToLimit(ConnectionStream& stream, StreamLimit limit) {
   RequestState& state = CurrentRequest();
   IngressResponse answer = LimitResponse(limit);
   state.answered = true;
@@ -463,9 +467,9 @@ void HttpIngress::AnswerLimit(ConnectionStream& stream, StreamLimit limit) {
   std::string bytes = absl::StrCat(
       "HTTP/1.1 ", answer.status, " ", ReasonPhrase(answer.status),
       "\r\nConnection: close\r\nContent-Length: ", answer.body.size(),
-      "\r\nContent-Type: application/json\r\nX-Request-Id: ",
-      state.request_id, "\r\n\r\n", answer.body);
-  // The client may have gone; the answer is logged either way.
+      "\r\nContent-Type: application/json\r\nX-Request-Id: ", state.request_id,
+      "\r\n\r\n", answer.body);
+  // The client may have gone, and the response is logged either way.
   stream.WriteAll(bytes);
 
   LogAccess("", PeerOf(&stream), answer.status);
@@ -474,8 +478,8 @@ void HttpIngress::AnswerLimit(ConnectionStream& stream, StreamLimit limit) {
 void HttpIngress::LogRequest(const httplib::Request& request,
                              const httplib::Response& response) {
   const RequestState& state = CurrentRequest();
-  // A request line or headers over a limit: cpp-httplib's own 400 was not
-  // sent, and AnswerLimit logs the answer that was.
+  // For a request line or headers over a limit, cpp-httplib's own 400 was
+  // not sent, and RespondToLimit logs the response that was.
   if (state.stream != nullptr && state.stream->limit() != StreamLimit::kNone &&
       !state.answered) {
     return;
@@ -483,8 +487,8 @@ void HttpIngress::LogRequest(const httplib::Request& request,
   LogAccess(request.method, PeerOf(state.stream), response.status);
 }
 
-void HttpIngress::LogAccess(const std::string& method,
-                            const std::string& peer, int status) {
+void HttpIngress::LogAccess(const std::string& method, const std::string& peer,
+                            int status) {
   const RequestState& state = CurrentRequest();
   absl::Duration latency = absl::Now() - state.start;
   logging::Fields fields = {

@@ -48,6 +48,13 @@ struct IngressResponse {
 IngressResponse ErrorResponse(int status, absl::string_view outcome,
                               absl::string_view message);
 
+// Parses the header lines of a request head as received: the request line,
+// then "Name: value" lines ending in CRLF, up to an empty line. Values keep
+// their bytes, without the spaces and tabs around them. Lines without CRLF
+// or without a colon are skipped, as cpp-httplib skips them.
+std::vector<std::pair<std::string, std::string>> ParseHeaderBlock(
+    absl::string_view head);
+
 // Returns a value taken from a request, such as an event id, for a log line:
 // masked with logging::MaskEmail when it contains '@', because it could be a
 // customer's e-mail address.

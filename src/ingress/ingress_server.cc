@@ -54,11 +54,11 @@ IngressServer::AfterRequest IngressServer::ServeRequest(
   stream.BeginRequest();
 
   bool connection_closed = false;
-  bool written = process_request(
-      stream, last, connection_closed, [&](httplib::Request& request) {
-        stream.BeginBody();
-        on_headers_(request);
-      });
+  bool written = process_request(stream, last, connection_closed,
+                                 [&](httplib::Request& request) {
+                                   stream.BeginBody();
+                                   on_headers_(request);
+                                 });
 
   StreamLimit limit = stream.limit();
   if (limit != StreamLimit::kNone && !state.answered) {

@@ -3,15 +3,16 @@
 //
 // cpp-httplib's own loop has three flaws for a public listener, each seen
 // with a raw-socket client against Debian's build:
-//   - an answer with "Connection: close" does not close the connection, so
-//     the unread body of a refused request is parsed as the next request;
+//   - a response with "Connection: close" does not close the connection, so
+//     the unread body of a rejected request is parsed as the next request.
 //   - bytes of a pipelined request that arrived with the previous one are
-//     dropped, because it waits on the socket and not on its buffer;
+//     dropped, because it waits on the socket and not on its buffer.
 //   - a request has no overall deadline and no limit on header bytes (see
 //     connection_stream.h).
-// The loop here reuses cpp-httplib's request parsing and routing
-// (Server::process_request, the extension point its SSLServer uses) and
-// closes the connection when the answer asked for it.
+// The loop here overrides Server::process_and_close_socket, as cpp-httplib's
+// own SSLServer does, reuses its parsing and routing through the protected
+// Server::process_request, and closes the connection when the response
+// requires it.
 //
 // Each connection is served on one pool thread for its whole life, one
 // request at a time, so the state of the current request is kept per thread
@@ -24,8 +25,6 @@
 #include <cstddef>
 #include <functional>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "absl/time/time.h"
 #include "src/ingress/connection_stream.h"
@@ -38,19 +37,16 @@ struct RequestState {
   std::string request_id;
   // webhook, ipn or other.
   std::string route;
-  // The access log's outcome word; empty until an answer is chosen.
+  // The access log's outcome word, empty until a response is chosen.
   std::string outcome;
   std::string event_id;
   std::string event_type;
-  // Set by a handler whose answer closes the connection.
+  // Set by a handler whose response closes the connection.
   bool close_connection = false;
-  // Set when the answer was chosen by the ingress rather than by
-  // cpp-httplib's own error handling.
+  // Set when the ingress chose the response, rather than cpp-httplib's own
+  // error handling.
   bool answered = false;
-  // Headers removed from the request before cpp-httplib reads its body,
-  // kept so that the handler still sees the request as sent.
-  std::vector<std::pair<std::string, std::string>> hidden_headers;
-  // The stream the request arrives on; null outside a request.
+  // The stream the request arrives on, or null outside a request.
   ConnectionStream* stream = nullptr;
 };
 
@@ -59,10 +55,10 @@ RequestState& CurrentRequest();
 
 struct IngressServerOptions {
   StreamLimits limits;
-  // Longest wait for the next request on an open connection.
+  // Maximum wait for the next request on an open connection.
   absl::Duration keep_alive_timeout = absl::Seconds(2);
   size_t keep_alive_max_count = 100000;
-  // After refusing a request whose body was not read, the time and bytes
+  // After rejecting a request whose body was not read, the time and bytes
   // spent discarding what the client still sends before the socket closes.
   absl::Duration drain_time = absl::Seconds(1);
   size_t drain_bytes = 256 * 1024;
@@ -74,8 +70,8 @@ class IngressServer : public httplib::Server {
   // are parsed, before routing. It may change the request's headers.
   using HeadersHandler = std::function<void(httplib::Request&)>;
   // Called on the connection's thread for a request whose request line or
-  // headers broke a limit. It writes the whole answer with
-  // ConnectionStream::WriteAll and logs it; the connection then closes.
+  // headers broke a limit. It writes the whole response with
+  // ConnectionStream::WriteAll and logs it. The connection then closes.
   using LimitHandler = std::function<void(ConnectionStream&, StreamLimit)>;
 
   IngressServer(IngressServerOptions options, HeadersHandler on_headers,
@@ -87,7 +83,7 @@ class IngressServer : public httplib::Server {
   bool process_and_close_socket(socket_t socket) override;
 
   // Serves one request from `stream`, and returns what happens to the
-  // connection next. `last` asks cpp-httplib to answer with
+  // connection next. With `last`, cpp-httplib's response carries
   // "Connection: close".
   AfterRequest ServeRequest(ConnectionStream& stream, bool last);
   bool Stopping() const;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "src/ingress/ingress_request.h"
 #include "src/ingress/webhook_handler.h"
+#include "src/logging/log.h"
 #include "src/normalization/gateway_callback_normalizer.h"
 #include "src/normalization/timestamps.h"
 #include "src/normalization/webhook_normalizer.h"
@@ -19,14 +20,21 @@ namespace {
 std::shared_ptr<const SecretSet> SecretsFrom(absl::string_view variable) {
   absl::StatusOr<std::unique_ptr<SecretSource>> source =
       SecretSource::FromEnvironment(variable, /*required=*/false);
-  if (!source.ok()) return nullptr;
+  if (!source.ok()) {
+    logging::Warn(
+        "cannot read secrets for a quarantine release, so the released "
+        "event is recorded as unverified",
+        {{"variable", std::string(variable)},
+         {"error", std::string(source.status().message())}});
+    return nullptr;
+  }
   return (*source)->Current();
 }
 
 // Returns how a webhook verifies now, or nullopt when it does not.
-std::optional<VerifiedSignature> VerifyWebhookNow(
-    const IngressRequest& request, const v1::Event& event,
-    const SecretSet* secrets) {
+std::optional<VerifiedSignature> VerifyWebhookNow(const IngressRequest& request,
+                                                  const v1::Event& event,
+                                                  const SecretSet* secrets) {
   if (secrets == nullptr) return std::nullopt;
   WebhookSignatureInput input = WebhookSignatureInputFor(request);
   absl::StatusOr<VerifiedSignature> verified =
@@ -41,8 +49,8 @@ std::optional<VerifiedSignature> VerifyWebhookNow(
   return *verified;
 }
 
-std::optional<VerifiedSignature> VerifyGatewayNow(
-    const IngressRequest& request, const SecretSet* secrets) {
+std::optional<VerifiedSignature> VerifyGatewayNow(const IngressRequest& request,
+                                                  const SecretSet* secrets) {
   if (secrets == nullptr) return std::nullopt;
   absl::StatusOr<VerifiedSignature> verified = VerifyGatewaySignature(
       *secrets, request.body, request.HeaderValues("X-HMAC-SHA256-SIGNATURE"));
@@ -83,9 +91,9 @@ absl::StatusOr<v1::Event> EventFromQuarantine(const QuarantineRecord& record,
                                         ? NormalizeGatewayCallback(record.body)
                                         : NormalizeWebhook(record.body);
   if (!event.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "quarantined request ", record.id, " cannot be released: ",
-        event.status().message(), "; its body is not an event"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("quarantined request ", record.id, " cannot be released: ",
+                     event.status().message(), "; its body is not an event"));
   }
 
   IngressRequest request;

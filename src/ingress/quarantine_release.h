@@ -4,9 +4,9 @@
 // The body is normalized as its route normalized it (webhook or ipn), and
 // the stored headers are verified again with the secrets in force now:
 //   - body scheme or gateway body scheme: recorded as such, with the
-//     fingerprint of the secret that matched and body_authenticated true;
+//     fingerprint of the secret that matched and body_authenticated true.
 //   - header scheme: recorded only when the body's event.id and event.type
-//     equal the signed headers, with body_authenticated false;
+//     equal the signed headers, with body_authenticated false.
 //   - otherwise (the secret has been rotated away, or the headers and body
 //     disagree): SIGNATURE_SCHEME_UNSPECIFIED, no fingerprint,
 //     body_authenticated false. The request did verify when it arrived, but
@@ -42,8 +42,8 @@ struct ReleaseSecrets {
   // Reads the secrets in force now from PAYMENTO_WEBHOOK_SECRET(_FILE) and
   // PAYMENTO_IPN_SECRET(_FILE), the variables the service reads at start-up.
   // A secret file is read again, so a rotated file counts at once. A
-  // variable that cannot be read leaves its set null; the release then
-  // records the event as unverified.
+  // variable that cannot be read is logged and leaves its set null, so the
+  // release records the event as unverified.
   static ReleaseSecrets FromEnvironment();
 };
 

@@ -67,8 +67,8 @@ class SubscribeInterceptor : public grpc::experimental::Interceptor {
   std::string subscription_;
 };
 
-// One per Acknowledge call: the request names the subscription, the
-// response says how many ack ids matched a live lease.
+// One per Acknowledge call. The request names the subscription, and the
+// response contains the number of ack ids that matched a live lease.
 class AcknowledgeInterceptor : public grpc::experimental::Interceptor {
  public:
   explicit AcknowledgeInterceptor(Metrics* metrics) : metrics_(metrics) {}
@@ -77,16 +77,16 @@ class AcknowledgeInterceptor : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_MESSAGE) &&
         methods->GetRecvMessage() != nullptr) {
-      subscription_ = static_cast<const v1::AcknowledgeRequest*>(
-                          methods->GetRecvMessage())
-                          ->subscription();
+      subscription_ =
+          static_cast<const v1::AcknowledgeRequest*>(methods->GetRecvMessage())
+              ->subscription();
     }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_MESSAGE) &&
         methods->GetSendMessage() != nullptr) {
-      int acknowledged = static_cast<const v1::AcknowledgeResponse*>(
-                             methods->GetSendMessage())
-                             ->acknowledged();
+      int acknowledged =
+          static_cast<const v1::AcknowledgeResponse*>(methods->GetSendMessage())
+              ->acknowledged();
       if (acknowledged > 0) {
         metrics_->CountAcknowledgements(subscription_, acknowledged);
       }

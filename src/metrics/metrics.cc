@@ -19,15 +19,24 @@ using prometheus::Histogram;
 // Outcome words of the ingress that count as rejections. Any other word
 // that is neither accepted nor duplicate counts under reason="other".
 constexpr absl::string_view kRejectionReasons[] = {
-    "invalid_signature", "missing_signature", "stale",
-    "too_large",         "malformed",         "mismatch",
-    "conflict",          "unsupported_encoding",
-    "not_found",         "method_not_allowed", "unavailable",
-    "overloaded",        "timeout",           "shutting_down",
+    "invalid_signature",
+    "missing_signature",
+    "stale",
+    "too_large",
+    "malformed",
+    "mismatch",
+    "conflict",
+    "unsupported_encoding",
+    "not_found",
+    "method_not_allowed",
+    "unavailable",
+    "overloaded",
+    "timeout",
+    "shutting_down",
     "incomplete_body",
 };
 
-// Refusals that the ingress keeps in quarantine after the signature
+// Rejections that the ingress keeps in quarantine after the signature
 // verified. When the quarantine itself cannot be written the outcome is
 // "unavailable" instead, so these words always mean a quarantined request.
 constexpr absl::string_view kQuarantinedOutcomes[] = {"malformed", "mismatch",
@@ -82,9 +91,9 @@ Metrics::Metrics(absl::string_view version, absl::Time start_time)
                         "Webhooks and gateway callbacks stored as new "
                         "events.")
               .Add({})),
-      rejections_(CounterFamily(
-          *registry_, "paymento_bridge_rejections_total",
-          "Ingress requests answered with an error, by reason.")),
+      rejections_(
+          CounterFamily(*registry_, "paymento_bridge_rejections_total",
+                        "Ingress requests answered with an error, by reason.")),
       verifications_(CounterFamily(
           *registry_, "paymento_bridge_verifications_total",
           "Requests whose signature verified, by scheme and by the "
@@ -116,9 +125,9 @@ Metrics::Metrics(absl::string_view version, absl::Time start_time)
           *registry_, "paymento_bridge_deliveries_total",
           "Events delivered on durable subscription streams, redeliveries "
           "included.")),
-      acknowledgements_(CounterFamily(
-          *registry_, "paymento_bridge_acks_total",
-          "Deliveries acknowledged, by durable subscription.")),
+      acknowledgements_(
+          CounterFamily(*registry_, "paymento_bridge_acks_total",
+                        "Deliveries acknowledged, by durable subscription.")),
       redeliveries_(CounterFamily(
           *registry_, "paymento_bridge_redeliveries_total",
           "Deliveries after the first attempt, by durable subscription.")),
@@ -160,8 +169,7 @@ void Metrics::CountRequest(absl::string_view route, int status,
                            absl::string_view outcome,
                            absl::string_view event_type) {
   http_requests_
-      .Add({{"route", std::string(route)},
-            {"status", absl::StrCat(status)}})
+      .Add({{"route", std::string(route)}, {"status", absl::StrCat(status)}})
       .Increment();
   if (outcome == "accepted") {
     webhooks_accepted_.Increment();
@@ -210,8 +218,7 @@ void Metrics::CountDeliveries(absl::string_view subscription, int64_t count) {
       .Increment(static_cast<double>(count));
 }
 
-void Metrics::CountRedeliveries(absl::string_view subscription,
-                                int64_t count) {
+void Metrics::CountRedeliveries(absl::string_view subscription, int64_t count) {
   redeliveries_.Add({{"subscription", std::string(subscription)}})
       .Increment(static_cast<double>(count));
 }
@@ -222,8 +229,7 @@ void Metrics::CountAcknowledgements(absl::string_view subscription,
       .Increment(static_cast<double>(count));
 }
 
-void Metrics::CountDeadLetters(absl::string_view subscription,
-                               int64_t count) {
+void Metrics::CountDeadLetters(absl::string_view subscription, int64_t count) {
   dead_letters_.Add({{"subscription", std::string(subscription)}})
       .Increment(static_cast<double>(count));
 }

@@ -1,9 +1,9 @@
 // Metrics: the service's Prometheus metrics, owned in one registry and
 // rendered in the text exposition format on the admin port's GET /metrics.
 //
-// Every call site is one line: the class turns domain facts (a request was
-// answered, a commit took this long, a stream opened) into samples, so no
-// caller touches prometheus-cpp. Label values that come from outside (event
+// Every call site is one line. The class turns domain facts (a response was
+// sent, a commit took this long, a stream opened) into samples, so no caller
+// touches prometheus-cpp. Label values that come from outside (event
 // types, outcomes) are mapped onto fixed lists, so a client cannot grow the
 // number of series.
 //
@@ -37,7 +37,7 @@ struct SubscriptionBacklog {
   std::string subscription;
   // Matching events not yet acknowledged or dead-lettered.
   int64_t events = 0;
-  // Age of the oldest of those events; zero without a backlog.
+  // Age of the oldest of those events, or zero without a backlog.
   absl::Duration age;
 };
 
@@ -54,11 +54,12 @@ class Metrics {
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 
-  // Counts one answered ingress request. `route` is webhook, ipn or other;
-  // `outcome` is the access log's outcome word (accepted, duplicate,
-  // invalid_signature, ...). Accepted requests also count as stored events
-  // of `event_type`, and refusals that the ingress quarantines (malformed,
-  // mismatch, stale, conflict) count as quarantined requests.
+  // Counts one ingress request after its response. `route` is webhook, ipn
+  // or other, and `outcome` is the access log's outcome word (accepted,
+  // duplicate, invalid_signature, ...). Accepted requests also count as
+  // stored events of `event_type`. Rejections that the ingress keeps in
+  // quarantine (malformed, mismatch, stale, conflict) also count as
+  // quarantined requests.
   void CountRequest(absl::string_view route, int status,
                     absl::string_view outcome, absl::string_view event_type);
 

@@ -54,7 +54,7 @@ struct QuarantineRecord {
   // Raw SHA-256 digest of `body`.
   std::string body_sha256;
   std::string event_id;
-  // Size of `body` in bytes; set by ListQuarantined, which leaves `body`
+  // Size of `body` in bytes, set by ListQuarantined, which leaves `body`
   // empty.
   int64_t body_size = 0;
 };
@@ -89,6 +89,8 @@ struct Backlog {
 struct RetentionResult {
   int64_t events_deleted = 0;
   int64_t tombstones_deleted = 0;
+  // Highest sequence deleted; 0 when no event was.
+  int64_t last_deleted = 0;
   // Unacknowledged events deleted, per subscription.
   std::map<std::string, int64_t> expired_by_subscription;
 };
@@ -109,7 +111,8 @@ class EventStore {
 
   // Stores a refused request. A record with the same body hash and reason
   // as an existing one is not stored twice; its id is returned instead.
-  // The quarantine is size-capped: when full, the oldest records go first.
+  // The quarantine is size-capped, so when it is full the oldest records
+  // are deleted first.
   virtual absl::StatusOr<int64_t> Quarantine(QuarantineRecord record) = 0;
   // Returns up to `limit` quarantined requests, newest first, without their
   // bodies: those with an id below `after_id`, or the newest when it is 0.
@@ -184,12 +187,22 @@ class EventStore {
   virtual absl::StatusOr<RetentionResult> DeleteExpired(
       absl::Time events_before, absl::Time ids_before, int batch) = 0;
 
+  // Sets a function told the duration and the number of events of each
+  // successful group commit, for metrics. Call before the first Append.
+  virtual void SetCommitObserver(
+      std::function<void(absl::Duration, int64_t)> observer) {}
+
   // Sets the function called after each commit. Call before the first
   // Append.
   virtual void SetCommitListener(CommitListener listener) = 0;
 
   // Stops accepting appends, commits what is queued and closes the store.
   virtual void Close() = 0;
+
+  // OK while the store can reach its database; UNAVAILABLE with the reason
+  // otherwise. Cheap enough to call on every readiness probe, and it
+  // recovers by itself once the database is back.
+  virtual absl::Status Health() const { return absl::OkStatus(); }
 };
 
 }  // namespace paymento::bridge

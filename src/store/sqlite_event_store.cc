@@ -5,8 +5,9 @@
 #include <utility>
 #include <variant>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/strings/str_join.h"
 #include "src/logging/log.h"
 #include "src/store/sqlite_schema.h"
@@ -44,28 +45,25 @@ absl::Status CreateParentDirectory(const std::string& path) {
   std::error_code error;
   std::filesystem::create_directories(parent, error);
   if (error) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot create data directory ", parent.string(), ": ",
-        error.message()));
+    return absl::UnavailableError(absl::StrCat("cannot create data directory ",
+                                               parent.string(), ": ",
+                                               error.message()));
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-SqliteEventStore::SqliteEventStore(std::string path,
-                                   SqliteStoreOptions options)
+SqliteEventStore::SqliteEventStore(std::string path, SqliteStoreOptions options)
     : path_(std::move(path)), options_(options) {}
 
 absl::StatusOr<std::unique_ptr<SqliteEventStore>> SqliteEventStore::Open(
     const std::string& path, SqliteStoreOptions options) {
-  std::unique_ptr<SqliteEventStore> store(
-      new SqliteEventStore(path, options));
+  std::unique_ptr<SqliteEventStore> store(new SqliteEventStore(path, options));
   absl::Status initialized = store->Initialize();
   if (!initialized.ok()) return initialized;
-  store->writer_thread_ = std::thread([raw = store.get()] {
-    raw->WriterLoop();
-  });
+  store->writer_thread_ =
+      std::thread([raw = store.get()] { raw->WriterLoop(); });
   return store;
 }
 
@@ -86,8 +84,7 @@ absl::Status SqliteEventStore::Initialize() {
     absl::Status status = writer_->Execute(pragma);
     if (!status.ok()) {
       return absl::UnavailableError(absl::StrCat(
-          "cannot initialize SQLite database ", path_, ": ",
-          status.message()));
+          "cannot initialize SQLite database ", path_, ": ", status.message()));
     }
   }
   absl::Status migrated = MigrateSqliteSchema(*writer_);
@@ -123,6 +120,35 @@ void SqliteEventStore::Close() {
   if (writer_thread_.joinable()) writer_thread_.join();
 }
 
+absl::Status SqliteEventStore::Health() const {
+  // Read-only and without SQLITE_OPEN_CREATE, so a missing file is reported
+  // instead of recreated empty.
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* statement = nullptr;
+  if (rc == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 1000);
+    rc = sqlite3_prepare_v2(db, "SELECT last_sequence FROM sequence_counter",
+                            -1, &statement, nullptr);
+  }
+  if (rc == SQLITE_OK) rc = sqlite3_step(statement);
+  absl::Status status =
+      rc == SQLITE_ROW || rc == SQLITE_DONE
+          ? absl::OkStatus()
+          : absl::UnavailableError(absl::StrCat(
+                "cannot read SQLite database ", path_, ": ",
+                db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  return status;
+}
+
+void SqliteEventStore::SetCommitObserver(
+    std::function<void(absl::Duration, int64_t)> observer) {
+  absl::MutexLock lock(&queue_mu_);
+  observer_ = std::move(observer);
+}
+
 void SqliteEventStore::SetCommitListener(CommitListener listener) {
   absl::MutexLock lock(&queue_mu_);
   listener_ = std::move(listener);
@@ -154,6 +180,7 @@ void SqliteEventStore::WriterLoop() {
     std::vector<PendingAppend> batch;
     std::vector<PendingUpdate> updates;
     CommitListener listener;
+    std::function<void(absl::Duration, int64_t)> observer;
     {
       absl::MutexLock lock(&queue_mu_);
       queue_mu_.Await(absl::Condition(
@@ -172,16 +199,24 @@ void SqliteEventStore::WriterLoop() {
         updates_.pop_front();
       }
       listener = listener_;
+      observer = observer_;
     }
 
     absl::StatusOr<int64_t> committed;
+    absl::Time started = absl::Now();
     {
       absl::MutexLock lock(&writer_mu_);
       committed = CommitBatch(batch, updates);
     }
+    if (committed.ok() && observer && !batch.empty()) {
+      observer(absl::Now() - started, static_cast<int64_t>(batch.size()));
+    }
     ReportWriteHealth(committed.status());
     int64_t previous = last_sequence_.load();
-    if (committed.ok()) last_sequence_.store(*committed);
+    if (committed.ok()) {
+      RememberRecent(batch);
+      last_sequence_.store(*committed);
+    }
     for (PendingAppend& pending : batch) {
       pending.promise.set_value(committed.ok() ? pending.result
                                                : committed.status());
@@ -302,8 +337,9 @@ void SqliteEventStore::ReportWriteHealth(const absl::Status& status) {
   if (healthy) {
     logging::Info("store writes recovered", {{"store", "sqlite"}});
   } else {
-    logging::Error("store writes failing",
-                   {{"store", "sqlite"}, {"error", std::string(status.message())}});
+    logging::Error(
+        "store writes failing",
+        {{"store", "sqlite"}, {"error", std::string(status.message())}});
   }
 }
 
@@ -354,8 +390,44 @@ void SqliteEventStore::ReturnReader(
   readers_.push_back(std::move(connection));
 }
 
+void SqliteEventStore::RememberRecent(std::vector<PendingAppend>& batch) {
+  absl::MutexLock lock(&recent_mu_);
+  for (PendingAppend& pending : batch) {
+    if (!pending.result.ok() ||
+        pending.result->outcome != AppendOutcome::kStored) {
+      continue;
+    }
+    recent_.push_back(
+        std::make_shared<const v1::Event>(std::move(pending.event)));
+  }
+  while (recent_.size() > options_.recent_events) recent_.pop_front();
+}
+
+void SqliteEventStore::ForgetRecentThrough(int64_t sequence) {
+  absl::MutexLock lock(&recent_mu_);
+  while (!recent_.empty() && recent_.front()->sequence() <= sequence) {
+    recent_.pop_front();
+  }
+}
+
+bool SqliteEventStore::ReadRecent(int64_t after_sequence, int limit,
+                                  std::vector<v1::Event>& events) {
+  absl::MutexLock lock(&recent_mu_);
+  if (recent_.empty()) return false;
+  int64_t first = recent_.front()->sequence();
+  if (after_sequence < first - 1) return false;
+  size_t start = static_cast<size_t>(after_sequence - first + 1);
+  for (size_t i = start;
+       i < recent_.size() && events.size() < static_cast<size_t>(limit); ++i) {
+    events.push_back(*recent_[i]);
+  }
+  return true;
+}
+
 absl::StatusOr<std::vector<v1::Event>> SqliteEventStore::ReadAfter(
     int64_t after_sequence, int limit) {
+  std::vector<v1::Event> recent;
+  if (ReadRecent(after_sequence, limit, recent)) return recent;
   absl::StatusOr<ReadLease> reader = BorrowReader();
   if (!reader.ok()) return reader.status();
   absl::StatusOr<SqliteStatement> query = (*reader)->Prepare(
@@ -478,9 +550,9 @@ absl::StatusOr<SubscriptionRecord> SqliteEventStore::FindSubscription(
   for (SubscriptionRecord& record : *all) {
     if (record.name == name) return std::move(record);
   }
-  return absl::NotFoundError(absl::StrCat(
-      "no subscription named \"", name,
-      "\": list them with ListSubscriptions"));
+  return absl::NotFoundError(
+      absl::StrCat("no subscription named \"", name,
+                   "\": list them with ListSubscriptions"));
 }
 
 absl::StatusOr<std::vector<v1::Event>> SqliteEventStore::List(
@@ -523,16 +595,15 @@ absl::StatusOr<std::vector<v1::Event>> SqliteEventStore::List(
     where.Add("e.sequence > ?", subscription->start_sequence);
     where.AddTypes(*subscribed, "e.type");
     where.values.push_back(subscription->cursor);
-    where.Add(absl::StrCat("COALESCE(d.state, CASE WHEN e.sequence <= ? THEN ",
-                           static_cast<int>(DeliveryState::kAcknowledged),
-                           " ELSE ",
-                           static_cast<int>(DeliveryState::kPending),
-                           " END) = ?"),
-              static_cast<int64_t>(*query.delivery_state));
+    where.Add(
+        absl::StrCat("COALESCE(d.state, CASE WHEN e.sequence <= ? THEN ",
+                     static_cast<int>(DeliveryState::kAcknowledged), " ELSE ",
+                     static_cast<int>(DeliveryState::kPending), " END) = ?"),
+        static_cast<int64_t>(*query.delivery_state));
   }
-  std::string sql = absl::StrCat("SELECT e.event FROM ", from, " WHERE ",
-                                 where.Sql(), " ORDER BY e.sequence LIMIT ",
-                                 query.limit);
+  std::string sql =
+      absl::StrCat("SELECT e.event FROM ", from, " WHERE ", where.Sql(),
+                   " ORDER BY e.sequence LIMIT ", query.limit);
 
   absl::StatusOr<ReadLease> reader = BorrowReader();
   if (!reader.ok()) return reader.status();
@@ -562,7 +633,8 @@ absl::StatusOr<Backlog> SqliteEventStore::CountBacklog(
   if (!reader.ok()) return reader.status();
   absl::StatusOr<SqliteStatement> statement = (*reader)->Prepare(
       absl::StrCat("SELECT COUNT(*), MIN(e.received_at_us) FROM events e"
-                   " WHERE ", where.Sql()));
+                   " WHERE ",
+                   where.Sql()));
   if (!statement.ok()) return statement.status();
   where.Bind(*statement);
   absl::StatusOr<bool> row = statement->Step();
@@ -570,7 +642,8 @@ absl::StatusOr<Backlog> SqliteEventStore::CountBacklog(
   Backlog backlog;
   backlog.events = statement->ColumnInt64(0);
   if (backlog.events > 0) {
-    backlog.oldest_received_at = absl::FromUnixMicros(statement->ColumnInt64(1));
+    backlog.oldest_received_at =
+        absl::FromUnixMicros(statement->ColumnInt64(1));
   }
   return backlog;
 }

@@ -30,6 +30,8 @@ struct SqliteStoreOptions {
   // Upper bound on events in one transaction.
   size_t max_batch = 1024;
   int read_connections = 4;
+  // Committed events kept in memory for live streams.
+  size_t recent_events = 8192;
 };
 
 class SqliteEventStore : public EventStore {
@@ -59,7 +61,12 @@ class SqliteEventStore : public EventStore {
   absl::StatusOr<std::vector<v1::Event>> List(
       const EventQuery& query) override;
   void SetCommitListener(CommitListener listener) override;
+  void SetCommitObserver(
+      std::function<void(absl::Duration, int64_t)> observer) override;
   void Close() override;
+  // Reads the sequence counter through a new read-only connection, so it
+  // reports a database file that became unreadable or damaged.
+  absl::Status Health() const override;
 
   absl::StatusOr<std::vector<SubscriptionRecord>> LoadSubscriptions() override;
   absl::StatusOr<SubscriptionRecord> CreateSubscription(
@@ -144,8 +151,23 @@ class SqliteEventStore : public EventStore {
                                                       int64_t sequence,
                                                       absl::string_view id);
 
+  // Serves ReadAfter from the recent-events cache when it covers the
+  // cursor; returns false otherwise.
+  bool ReadRecent(int64_t after_sequence, int limit,
+                  std::vector<v1::Event>& events);
+  void RememberRecent(std::vector<PendingAppend>& batch);
+  // Drops recent events at or below `sequence`, after retention deleted them.
+  void ForgetRecentThrough(int64_t sequence);
+
   const std::string path_;
   const SqliteStoreOptions options_;
+
+  // The most recently committed events, in sequence order with no gaps, so
+  // that live streams read new events without a query or a parse. The
+  // writer thread adds to it before it publishes the new last sequence.
+  absl::Mutex recent_mu_;
+  std::deque<std::shared_ptr<const v1::Event>> recent_
+      ABSL_GUARDED_BY(recent_mu_);
   std::atomic<int64_t> last_sequence_{0};
   std::atomic<bool> write_healthy_{true};
 
@@ -155,6 +177,8 @@ class SqliteEventStore : public EventStore {
   std::deque<PendingUpdate> updates_ ABSL_GUARDED_BY(queue_mu_);
   bool closing_ ABSL_GUARDED_BY(queue_mu_) = false;
   CommitListener listener_ ABSL_GUARDED_BY(queue_mu_);
+  std::function<void(absl::Duration, int64_t)> observer_
+      ABSL_GUARDED_BY(queue_mu_);
 
   // Held by the writer thread for each transaction and by Quarantine, the
   // only other writer.

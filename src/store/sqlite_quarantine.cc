@@ -21,7 +21,7 @@ namespace {
 constexpr int64_t kMaxQuarantinedRequests = 10000;
 constexpr int64_t kMaxQuarantineBytes = int64_t{64} << 20;
 
-// The columns every query reads, in this order; GetQuarantined adds the
+// The columns every query reads, in this order. GetQuarantined adds the
 // body and its hash.
 constexpr char kRecordColumns[] =
     "id, received_at_us, reason, route, event_id, headers, length(body)";
@@ -40,8 +40,8 @@ QuarantineRecord ReadRecordColumns(const SqliteStatement& row) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<QuarantineRecord>>
-SqliteEventStore::ListQuarantined(int64_t after_id, int limit) {
+absl::StatusOr<std::vector<QuarantineRecord>> SqliteEventStore::ListQuarantined(
+    int64_t after_id, int limit) {
   absl::StatusOr<ReadLease> reader = BorrowReader();
   if (!reader.ok()) return reader.status();
   absl::StatusOr<SqliteStatement> query = (*reader)->Prepare(
@@ -49,8 +49,8 @@ SqliteEventStore::ListQuarantined(int64_t after_id, int limit) {
                    " FROM quarantine WHERE id < ?1 ORDER BY id DESC"
                    " LIMIT ?2"));
   if (!query.ok()) return query.status();
-  query->BindInt64(1, after_id > 0 ? after_id
-                                   : std::numeric_limits<int64_t>::max());
+  query->BindInt64(
+      1, after_id > 0 ? after_id : std::numeric_limits<int64_t>::max());
   query->BindInt64(2, limit);
 
   std::vector<QuarantineRecord> records;
@@ -114,8 +114,8 @@ absl::Status SqliteEventStore::TrimQuarantineLocked() {
     return absl::OkStatus();
   }
 
-  // The newest record past either cap, counting from the newest; it and
-  // every older record go.
+  // Finds the newest record past either cap, counting from the newest. It
+  // and every older record are deleted.
   absl::StatusOr<SqliteStatement> boundary = writer_->Prepare(
       "SELECT id FROM (SELECT id,"
       " ROW_NUMBER() OVER (ORDER BY id DESC) AS position,"

@@ -111,6 +111,7 @@ absl::StatusOr<RetentionResult> SqliteEventStore::DeleteExpired(
             if (!counted.ok()) return counted;
           }
           int64_t last = expiring.back().sequence;
+          result.last_deleted = last;
           for (const char* sql :
                {"DELETE FROM deliveries WHERE sequence <= ?1",
                 "DELETE FROM events WHERE sequence <= ?1"}) {
@@ -138,6 +139,7 @@ absl::StatusOr<RetentionResult> SqliteEventStore::DeleteExpired(
         return absl::OkStatus();
       });
   if (!status.ok()) return status;
+  if (result.events_deleted > 0) ForgetRecentThrough(result.last_deleted);
   return result;
 }
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "src/store/postgres_event_store.h"
 #include "src/store/sqlite_event_store.h"
 
 namespace paymento::bridge {
@@ -57,9 +58,10 @@ absl::StatusOr<std::unique_ptr<EventStore>> OpenStore(absl::string_view url) {
   absl::StatusOr<StoreUrl> parsed = ParseStoreUrl(url);
   if (!parsed.ok()) return parsed.status();
   if (parsed->kind == StoreUrl::Kind::kPostgres) {
-    return absl::UnimplementedError(
-        "the PostgreSQL store is not available in this build: use "
-        "sqlite://PATH");
+    absl::StatusOr<std::unique_ptr<PostgresEventStore>> store =
+        PostgresEventStore::Open(parsed->target);
+    if (!store.ok()) return store.status();
+    return std::unique_ptr<EventStore>(std::move(*store));
   }
   absl::StatusOr<std::unique_ptr<SqliteEventStore>> store =
       SqliteEventStore::Open(parsed->target);

@@ -218,6 +218,10 @@ void Subscription::DispatchLocked() {
                    {"attempts", absl::StrCat(entries_[sequence].attempts)}});
     SettleLocked(entries_.find(sequence), DeliveryState::kDeadLettered);
   }
+  if (!exhausted.empty() && environment_.metrics != nullptr) {
+    environment_.metrics->CountDeadLetters(
+        record_.name, static_cast<int64_t>(exhausted.size()));
+  }
   for (auto& [sink, deliveries] : batches) {
     sinks_[sink].sink->Deliver(std::move(deliveries));
   }

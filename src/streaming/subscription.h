@@ -31,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "paymento/bridge/v1/event_service.pb.h"
+#include "src/metrics/metrics.h"
 #include "src/store/event_store.h"
 #include "src/store/type_filter.h"
 #include "src/streaming/commit_notifier.h"
@@ -57,6 +58,8 @@ struct SubscriptionEnvironment {
   CommitNotifier* notifier = nullptr;
   Executor* executor = nullptr;
   Timer* timer = nullptr;
+  // Counts dead letters; may be null.
+  Metrics* metrics = nullptr;
 };
 
 struct SubscriptionStats {

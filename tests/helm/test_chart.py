@@ -648,7 +648,7 @@ class ChartExposureTest(ChartTestCase):
                 ("paymento_bridge_rejections_total",
                  'reason="invalid_signature"'),
             "PaymentoBridgeQuarantineGrowing":
-                ("paymento_bridge_quarantined_requests",),
+                ("paymento_bridge_quarantined_requests_total",),
             "PaymentoBridgeSubscriptionBacklogGrowing":
                 ("paymento_bridge_subscription_backlog_events",),
             "PaymentoBridgeStoreCommitSlow":

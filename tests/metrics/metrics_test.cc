@@ -81,14 +81,25 @@ TEST(MetricsTest, AcceptedRequestCountsStoredEventByType) {
   metrics.CountRequest("ipn", 200, "accepted", "payment.approved");
   std::string page = metrics.Render();
   EXPECT_EQ(Sample(page, "paymento_bridge_webhooks_accepted_total"), 2);
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_http_requests_total{route="webhook",status="200"})"),
-            1);
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_http_requests_total{route="ipn",status="200"})"),
-            1);
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_events_stored_total{type="payment_link.paid"})"),
-            1);
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_events_stored_total{type="payment.approved"})"),
-            1);
+  EXPECT_EQ(
+      Sample(
+          page,
+          R"(paymento_bridge_http_requests_total{route="webhook",status="200"})"),
+      1);
+  EXPECT_EQ(
+      Sample(
+          page,
+          R"(paymento_bridge_http_requests_total{route="ipn",status="200"})"),
+      1);
+  EXPECT_EQ(
+      Sample(
+          page,
+          R"(paymento_bridge_events_stored_total{type="payment_link.paid"})"),
+      1);
+  EXPECT_EQ(
+      Sample(page,
+             R"(paymento_bridge_events_stored_total{type="payment.approved"})"),
+      1);
 }
 
 TEST(MetricsTest, UnknownEventTypesCountAsOther) {
@@ -97,8 +108,8 @@ TEST(MetricsTest, UnknownEventTypesCountAsOther) {
   metrics.CountRequest("webhook", 200, "accepted", "made.up.two");
   metrics.CountStoredEvent("");
   std::string page = metrics.Render();
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_events_stored_total{type="other"})"),
-            3);
+  EXPECT_EQ(
+      Sample(page, R"(paymento_bridge_events_stored_total{type="other"})"), 3);
   EXPECT_FALSE(absl::StrContains(page, "made.up"));
 }
 
@@ -118,12 +129,17 @@ TEST(MetricsTest, DuplicateIsNotARejection) {
 TEST(MetricsTest, RejectionSeriesExistFromStart) {
   Metrics metrics("test");
   std::string page = metrics.Render();
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_rejections_total{reason="invalid_signature"})"),
-            0);
+  EXPECT_EQ(
+      Sample(page,
+             R"(paymento_bridge_rejections_total{reason="invalid_signature"})"),
+      0);
   EXPECT_EQ(Sample(page, R"(paymento_bridge_rejections_total{reason="other"})"),
             0);
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_quarantined_requests_total{reason_kind="stale"})"),
-            0);
+  EXPECT_EQ(
+      Sample(
+          page,
+          R"(paymento_bridge_quarantined_requests_total{reason_kind="stale"})"),
+      0);
 }
 
 TEST(MetricsTest, RejectionReasonsAreCapped) {
@@ -133,18 +149,22 @@ TEST(MetricsTest, RejectionReasonsAreCapped) {
   metrics.CountRequest("other", 404, "not_found", "");
   metrics.CountRequest("webhook", 400, "something_new", "");
   std::string page = metrics.Render();
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_rejections_total{reason="invalid_signature"})"),
-            1);
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_rejections_total{reason="too_large"})"),
-            1);
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_rejections_total{reason="not_found"})"),
-            1);
+  EXPECT_EQ(
+      Sample(page,
+             R"(paymento_bridge_rejections_total{reason="invalid_signature"})"),
+      1);
+  EXPECT_EQ(
+      Sample(page, R"(paymento_bridge_rejections_total{reason="too_large"})"),
+      1);
+  EXPECT_EQ(
+      Sample(page, R"(paymento_bridge_rejections_total{reason="not_found"})"),
+      1);
   EXPECT_EQ(Sample(page, R"(paymento_bridge_rejections_total{reason="other"})"),
             1);
   EXPECT_FALSE(absl::StrContains(page, "something_new"));
 }
 
-TEST(MetricsTest, QuarantinedRefusalsAreCounted) {
+TEST(MetricsTest, QuarantinedRejectionsAreCounted) {
   Metrics metrics("test");
   metrics.CountRequest("webhook", 400, "malformed", "");
   metrics.CountRequest("webhook", 401, "stale", "");
@@ -152,12 +172,21 @@ TEST(MetricsTest, QuarantinedRefusalsAreCounted) {
   metrics.CountRequest("webhook", 401, "invalid_signature", "");
   metrics.CountRequest("webhook", 503, "unavailable", "");
   std::string page = metrics.Render();
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_quarantined_requests_total{reason_kind="malformed"})"),
-            1);
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_quarantined_requests_total{reason_kind="stale"})"),
-            1);
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_quarantined_requests_total{reason_kind="conflict"})"),
-            1);
+  EXPECT_EQ(
+      Sample(
+          page,
+          R"(paymento_bridge_quarantined_requests_total{reason_kind="malformed"})"),
+      1);
+  EXPECT_EQ(
+      Sample(
+          page,
+          R"(paymento_bridge_quarantined_requests_total{reason_kind="stale"})"),
+      1);
+  EXPECT_EQ(
+      Sample(
+          page,
+          R"(paymento_bridge_quarantined_requests_total{reason_kind="conflict"})"),
+      1);
   EXPECT_FALSE(absl::StrContains(
       page, R"(quarantined_requests_total{reason_kind="invalid_signature"})"));
   EXPECT_FALSE(absl::StrContains(
@@ -170,10 +199,16 @@ TEST(MetricsTest, VerificationsBySchemeAndSecret) {
   metrics.CountVerification("body", "0a1b2c3d");
   metrics.CountVerification("header", "99887766");
   std::string page = metrics.Render();
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_verifications_total{scheme="body",secret="0a1b2c3d"})"),
-            2);
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_verifications_total{scheme="header",secret="99887766"})"),
-            1);
+  EXPECT_EQ(
+      Sample(
+          page,
+          R"(paymento_bridge_verifications_total{scheme="body",secret="0a1b2c3d"})"),
+      2);
+  EXPECT_EQ(
+      Sample(
+          page,
+          R"(paymento_bridge_verifications_total{scheme="header",secret="99887766"})"),
+      1);
 }
 
 TEST(MetricsTest, CommitHistograms) {
@@ -184,13 +219,18 @@ TEST(MetricsTest, CommitHistograms) {
   EXPECT_EQ(Sample(page, "paymento_bridge_store_commit_seconds_count"), 2);
   EXPECT_NEAR(*Sample(page, "paymento_bridge_store_commit_seconds_sum"), 0.033,
               1e-9);
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_store_commit_seconds_bucket{le="0.005"})"),
-            1);
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_store_commit_seconds_bucket{le="0.05"})"),
-            2);
+  EXPECT_EQ(
+      Sample(page,
+             R"(paymento_bridge_store_commit_seconds_bucket{le="0.005"})"),
+      1);
+  EXPECT_EQ(
+      Sample(page, R"(paymento_bridge_store_commit_seconds_bucket{le="0.05"})"),
+      2);
   EXPECT_EQ(Sample(page, "paymento_bridge_store_commit_batch_events_sum"), 6);
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_store_commit_batch_events_bucket{le="4"})"),
-            1);
+  EXPECT_EQ(
+      Sample(page,
+             R"(paymento_bridge_store_commit_batch_events_bucket{le="4"})"),
+      1);
 }
 
 TEST(MetricsTest, OpenStreamsByKind) {
@@ -211,14 +251,20 @@ TEST(MetricsTest, SubscriptionCounters) {
   metrics.CountAcknowledgements("billing", 2);
   metrics.CountDeadLetters("billing", 1);
   std::string page = metrics.Render();
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_deliveries_total{subscription="billing"})"),
-            3);
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_redeliveries_total{subscription="billing"})"),
-            1);
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_acks_total{subscription="billing"})"),
-            2);
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_dead_letters_total{subscription="billing"})"),
-            1);
+  EXPECT_EQ(
+      Sample(page,
+             R"(paymento_bridge_deliveries_total{subscription="billing"})"),
+      3);
+  EXPECT_EQ(
+      Sample(page,
+             R"(paymento_bridge_redeliveries_total{subscription="billing"})"),
+      1);
+  EXPECT_EQ(
+      Sample(page, R"(paymento_bridge_acks_total{subscription="billing"})"), 2);
+  EXPECT_EQ(
+      Sample(page,
+             R"(paymento_bridge_dead_letters_total{subscription="billing"})"),
+      1);
 }
 
 TEST(MetricsTest, BacklogOfDeletedSubscriptionDisappears) {
@@ -227,17 +273,29 @@ TEST(MetricsTest, BacklogOfDeletedSubscriptionDisappears) {
       {"billing", 7, absl::Seconds(90)}, {"audit", 0, absl::ZeroDuration()}};
   metrics.SetBacklogSource([&backlogs] { return backlogs; });
   std::string page = metrics.Render();
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_subscription_backlog_events{subscription="billing"})"),
-            7);
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_subscription_backlog_seconds{subscription="billing"})"),
-            90);
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_subscription_backlog_events{subscription="audit"})"),
-            0);
+  EXPECT_EQ(
+      Sample(
+          page,
+          R"(paymento_bridge_subscription_backlog_events{subscription="billing"})"),
+      7);
+  EXPECT_EQ(
+      Sample(
+          page,
+          R"(paymento_bridge_subscription_backlog_seconds{subscription="billing"})"),
+      90);
+  EXPECT_EQ(
+      Sample(
+          page,
+          R"(paymento_bridge_subscription_backlog_events{subscription="audit"})"),
+      0);
 
   backlogs.pop_back();
   page = metrics.Render();
-  EXPECT_EQ(Sample(page, R"(paymento_bridge_subscription_backlog_events{subscription="billing"})"),
-            7);
+  EXPECT_EQ(
+      Sample(
+          page,
+          R"(paymento_bridge_subscription_backlog_events{subscription="billing"})"),
+      7);
   EXPECT_FALSE(absl::StrContains(page, R"(subscription="audit")"));
 }
 

@@ -1,10 +1,10 @@
 #include "src/config/api_tokens.h"
 
+#include <gtest/gtest.h>
+
 #include <map>
 #include <optional>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "tests/operations/operations_support.h"
@@ -41,9 +41,8 @@ TEST(ApiTokensTest, FromVariables) {
 }
 
 TEST(ApiTokensTest, EmptyVariableCountsAsUnset) {
-  absl::StatusOr<std::string> token =
-      LoadToken(Environment({{"PAYMENTO_BRIDGE_GRPC_TOKEN", ""}}),
-                kClientTokenVariable);
+  absl::StatusOr<std::string> token = LoadToken(
+      Environment({{"PAYMENTO_BRIDGE_GRPC_TOKEN", ""}}), kClientTokenVariable);
   ASSERT_TRUE(token.ok()) << token.status();
   EXPECT_EQ(*token, "");
 }
@@ -51,9 +50,9 @@ TEST(ApiTokensTest, EmptyVariableCountsAsUnset) {
 TEST(ApiTokensTest, FileLineEndingsAreRemoved) {
   std::string file = MakeTempDirectory() + "/token";
   WriteTextFile(file, "from-file\r\n\n");
-  absl::StatusOr<std::string> token = LoadToken(
-      Environment({{"PAYMENTO_BRIDGE_GRPC_TOKEN_FILE", file}}),
-      kClientTokenVariable);
+  absl::StatusOr<std::string> token =
+      LoadToken(Environment({{"PAYMENTO_BRIDGE_GRPC_TOKEN_FILE", file}}),
+                kClientTokenVariable);
   ASSERT_TRUE(token.ok()) << token.status();
   EXPECT_EQ(*token, "from-file");
 }
@@ -78,14 +77,18 @@ TEST(ApiTokensTest, Errors) {
        absl::StatusCode::kFailedPrecondition,
        "cannot read PAYMENTO_BRIDGE_GRPC_TOKEN_FILE file"},
       {{{"PAYMENTO_BRIDGE_GRPC_TOKEN_FILE", empty}},
-       absl::StatusCode::kFailedPrecondition, "is empty"},
+       absl::StatusCode::kFailedPrecondition,
+       "is empty"},
       {{{"PAYMENTO_BRIDGE_GRPC_TOKEN_FILE", two_lines}},
-       absl::StatusCode::kInvalidArgument, "visible ASCII"},
+       absl::StatusCode::kInvalidArgument,
+       "visible ASCII"},
       {{{"PAYMENTO_BRIDGE_GRPC_TOKEN", "has space"}},
-       absl::StatusCode::kInvalidArgument, "visible ASCII"},
+       absl::StatusCode::kInvalidArgument,
+       "visible ASCII"},
       {{{"PAYMENTO_BRIDGE_GRPC_TOKEN", "same"},
         {"PAYMENTO_BRIDGE_ADMIN_TOKEN", "same"}},
-       absl::StatusCode::kInvalidArgument, "must differ"},
+       absl::StatusCode::kInvalidArgument,
+       "must differ"},
   };
   for (const Case& test : cases) {
     absl::StatusOr<ApiTokens> tokens =

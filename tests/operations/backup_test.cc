@@ -1,14 +1,14 @@
 // `paymento-bridge backup` against a running bridge that keeps receiving
-// webhooks: the copy restores into a working store that holds every event
-// answered 200 before the backup began.
+// webhooks. The copy restores into a working store that contains every
+// event answered 200 before the backup began.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <filesystem>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -46,10 +46,9 @@ TEST(BackupTest, CopyOfRunningStoreRestores) {
   }
   std::string backup = MakeTempDirectory() + "/backup.db";
   std::string output;
-  int code = RunBridgeCommand({"backup", "--from",
-                               "sqlite://" + bridge.store_path(), "--to",
-                               backup},
-                              {}, &output);
+  int code = RunBridgeCommand(
+      {"backup", "--from", "sqlite://" + bridge.store_path(), "--to", backup},
+      {}, &output);
   absl::SleepFor(absl::Milliseconds(100));
   stop = true;
   poster.join();
@@ -70,29 +69,29 @@ TEST(BackupTest, CopyOfRunningStoreRestores) {
     EXPECT_TRUE(found.ok()) << id << ": " << found.error_message();
   }
   // The restored store takes new events after the copied ones.
-  EXPECT_EQ(PostEvent(restored, "payment_link.paid", "evt_after_restore")
-                ->status,
-            200);
+  EXPECT_EQ(
+      PostEvent(restored, "payment_link.paid", "evt_after_restore")->status,
+      200);
 }
 
-TEST(BackupTest, RefusesBadArguments) {
+TEST(BackupTest, RejectsBadArguments) {
   std::string directory = MakeTempDirectory();
   std::string existing = directory + "/existing.db";
   WriteTextFile(existing, "keep me");
   std::string output;
 
-  EXPECT_EQ(RunBridgeCommand({"backup", "--from",
-                              "sqlite://" + directory + "/absent.db", "--to",
-                              existing},
-                             {}, &output),
+  EXPECT_EQ(RunBridgeCommand(
+                {"backup", "--from", "sqlite://" + directory + "/absent.db",
+                 "--to", existing},
+                {}, &output),
             2);
   EXPECT_TRUE(absl::StrContains(output, "already exists")) << output;
   EXPECT_EQ(ReadTextFile(existing), "keep me");
 
-  EXPECT_EQ(RunBridgeCommand({"backup", "--from",
-                              "sqlite://" + directory + "/absent.db", "--to",
-                              directory + "/new.db"},
-                             {}, &output),
+  EXPECT_EQ(RunBridgeCommand(
+                {"backup", "--from", "sqlite://" + directory + "/absent.db",
+                 "--to", directory + "/new.db"},
+                {}, &output),
             1);
   EXPECT_TRUE(absl::StrContains(output, "no SQLite store at")) << output;
   EXPECT_FALSE(fs::exists(directory + "/new.db"));

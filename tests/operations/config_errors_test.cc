@@ -1,5 +1,6 @@
 // Configuration errors stop the real binary at start-up with one clear
 // line and a non-zero exit code: never a hang, a crash or a stack trace.
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -7,8 +8,6 @@
 #include <map>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -48,11 +47,12 @@ struct ConfigErrorCase {
   std::vector<std::string> args;
   std::map<std::string, std::string> environment;
   int exit_code;
-  // Must appear in the output.
+  // Must appear in the output, on one line.
   std::string fragment;
-  // Must not appear in the output.
-  std::string forbidden;
 };
+
+// The password of the PostgreSQL URL below, which no output may show.
+constexpr char kStorePassword[] = "hunter2";
 
 class ConfigErrorsTest : public ::testing::Test {
  protected:
@@ -100,21 +100,21 @@ TEST_F(ConfigErrorsTest, EachErrorStopsWithOneClearLine) {
        "invalid --grpc-listen"},
       {"port out of range", ServeArgs({"--admin-listen=127.0.0.1:70000"}),
        secret, 2, "invalid --admin-listen"},
-      {"http port in use", ServeArgs({"--http-listen=" + busy_address}),
-       secret, 1, "cannot listen for HTTP on " + busy_address},
-      {"grpc port in use", ServeArgs({"--grpc-listen=" + busy_address}),
-       secret, 1, "cannot listen for gRPC on " + busy_address},
+      {"http port in use", ServeArgs({"--http-listen=" + busy_address}), secret,
+       1, "cannot listen for HTTP on " + busy_address},
+      {"grpc port in use", ServeArgs({"--grpc-listen=" + busy_address}), secret,
+       1, "cannot listen for gRPC on " + busy_address},
       {"admin port in use", ServeArgs({"--admin-listen=" + busy_address}),
        secret, 1, "cannot listen for admin HTTP on " + busy_address},
-      {"unknown store scheme", ServeArgs({"--store=mysql://db/events"}),
-       secret, 2, "unknown store URL scheme"},
+      {"unknown store scheme", ServeArgs({"--store=mysql://db/events"}), secret,
+       2, "unknown store URL scheme"},
       {"data directory is a file",
-       ServeArgs({absl::StrCat("--store=sqlite://", not_a_directory_,
-                               "/events.db")}),
+       ServeArgs(
+           {absl::StrCat("--store=sqlite://", not_a_directory_, "/events.db")}),
        secret, 1, "cannot open store sqlite://" + not_a_directory_},
       {"password in store URL",
        ServeArgs({"--store=postgres://bridge:hunter2@127.0.0.1:1/events"}),
-       secret, 1, "postgres://bridge:***@127.0.0.1:1/events", "hunter2"},
+       secret, 1, "postgres://bridge:***@127.0.0.1:1/events"},
       {"bad duration", ServeArgs({"--retention=forever"}), secret, 2,
        "invalid --retention \"forever\""},
       {"negative drain delay", ServeArgs({"--drain-delay=-1s"}), secret, 2,
@@ -125,13 +125,18 @@ TEST_F(ConfigErrorsTest, EachErrorStopsWithOneClearLine) {
       {"zero concurrent streams",
        ServeArgs({"--grpc-max-concurrent-streams=0"}), secret, 2,
        "invalid --grpc-max-concurrent-streams"},
-      {"missing webhook secret", ServeArgs({}), {}, 2,
+      {"missing webhook secret",
+       ServeArgs({}),
+       {},
+       2,
        "PAYMENTO_WEBHOOK_SECRET"},
-      {"token set twice", ServeArgs({}),
+      {"token set twice",
+       ServeArgs({}),
        {{"PAYMENTO_WEBHOOK_SECRET", kWebhookSecret},
         {"PAYMENTO_BRIDGE_GRPC_TOKEN", "one"},
         {"PAYMENTO_BRIDGE_GRPC_TOKEN_FILE", not_a_directory_}},
-       2, "both PAYMENTO_BRIDGE_GRPC_TOKEN and PAYMENTO_BRIDGE_GRPC_TOKEN_FILE"},
+       2,
+       "both PAYMENTO_BRIDGE_GRPC_TOKEN and PAYMENTO_BRIDGE_GRPC_TOKEN_FILE"},
       {"missing certificate file",
        ServeArgs({"--grpc-tls-cert=" + directory_ + "/absent.pem",
                   "--grpc-tls-key=" + certificates_.server_key}),
@@ -172,9 +177,7 @@ TEST_F(ConfigErrorsTest, EachErrorStopsWithOneClearLine) {
     EXPECT_EQ(code, test.exit_code) << output;
     EXPECT_LT(absl::Now() - begin, absl::Seconds(5)) << output;
     EXPECT_TRUE(absl::StrContains(output, test.fragment)) << output;
-    if (!test.forbidden.empty()) {
-      EXPECT_FALSE(absl::StrContains(output, test.forbidden)) << output;
-    }
+    EXPECT_FALSE(absl::StrContains(output, kStorePassword)) << output;
     int error_lines = 0;
     for (absl::string_view line : absl::StrSplit(output, '\n')) {
       if (absl::StrContains(line, test.fragment)) ++error_lines;

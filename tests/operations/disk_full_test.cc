@@ -1,8 +1,9 @@
-// A full disk under the real binary's store: webhooks get 503 with
-// Retry-After and readiness turns false while the disk is full, each state
+// A full disk under the real binary's store. While the disk is full,
+// webhooks get 503 with Retry-After and readiness is false. Each state
 // change is logged once, and the service recovers by itself when space is
 // freed. The disk is a small tmpfs mounted for the test, which needs root
-// (CAP_SYS_ADMIN); without it the test is skipped and says so.
+// with CAP_SYS_ADMIN. Without it the test is skipped with a message.
+#include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -11,8 +12,6 @@
 #include <cstring>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -23,6 +22,8 @@
 
 namespace paymento::bridge::test_support {
 namespace {
+
+using ServingStatus = grpc::health::v1::HealthCheckResponse;
 
 // Unmounts at scope exit, also when the test fails half-way.
 class ScopedTmpfs {
@@ -44,7 +45,7 @@ class ScopedTmpfs {
   bool mounted_ = false;
 };
 
-// Writes zeros to `path` until the file system refuses more.
+// Writes zeros to `path` until the file system rejects more.
 void FillDisk(const std::string& path) {
   FILE* file = std::fopen(path.c_str(), "wb");
   ASSERT_NE(file, nullptr) << std::strerror(errno);
@@ -81,7 +82,7 @@ int CountLines(const std::string& output, const std::string& fragment) {
   return count;
 }
 
-TEST(DiskFullTest, RefusesWhileFullAndRecoversByItself) {
+TEST(DiskFullTest, RejectsWhileFullThenRecovers) {
   std::string directory = MakeTempDirectory();
   ScopedTmpfs tmpfs(directory);
   int error = tmpfs.Mount("size=8m");
@@ -110,6 +111,9 @@ TEST(DiskFullTest, RefusesWhileFullAndRecoversByItself) {
   }
   EXPECT_TRUE(WaitForReadyz(bridge, 503)) << bridge.Output();
   EXPECT_EQ(SampleValue(ScrapeMetrics(bridge), "paymento_bridge_ready"), 0);
+  auto channel = PlaintextChannel(bridge);
+  EXPECT_EQ(CheckHealth(channel).value_or(ServingStatus::UNKNOWN),
+            ServingStatus::NOT_SERVING);
 
   ASSERT_EQ(unlink(filler.c_str()), 0) << std::strerror(errno);
   EXPECT_TRUE(WaitForReadyz(bridge, 200)) << bridge.Output();
@@ -117,16 +121,18 @@ TEST(DiskFullTest, RefusesWhileFullAndRecoversByItself) {
   ASSERT_TRUE(recovered);
   EXPECT_EQ(recovered->status, 200) << recovered->body;
   EXPECT_EQ(SampleValue(ScrapeMetrics(bridge), "paymento_bridge_ready"), 1);
+  EXPECT_EQ(CheckHealth(channel).value_or(ServingStatus::UNKNOWN),
+            ServingStatus::SERVING);
 
-  auto stub = EventStub(PlaintextChannel(bridge));
+  auto stub = EventStub(channel);
   EXPECT_TRUE(GetEvent(*stub, "evt_before_full").ok());
   EXPECT_TRUE(GetEvent(*stub, "evt_after_full").ok());
   EXPECT_EQ(GetEvent(*stub, "evt_while_full_0").error_code(),
             grpc::StatusCode::NOT_FOUND);
 
   std::string output = bridge.Output();
-  EXPECT_EQ(CountLines(output, "store check failing"), 1) << output;
-  EXPECT_EQ(CountLines(output, "store check recovered"), 1) << output;
+  EXPECT_EQ(CountLines(output, " error store check failing "), 1) << output;
+  EXPECT_EQ(CountLines(output, " info store check recovered"), 1) << output;
   EXPECT_EQ(CountLines(output, "readiness changed ready=false"), 1) << output;
   EXPECT_EQ(CountLines(output, "readiness changed ready=true"), 1) << output;
 }

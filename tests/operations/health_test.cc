@@ -1,11 +1,11 @@
 // Health endpoints of the real binary: /healthz, /readyz, the standard gRPC
 // health service and server reflection.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
 #include <algorithm>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <httplib.h>
 
 #include "tests/operations/operations_support.h"
 

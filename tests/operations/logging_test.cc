@@ -1,11 +1,10 @@
 // Log output of the real binary: --log-format, --log-level, and no customer
 // e-mail address or secret in any line.
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
@@ -77,8 +76,7 @@ TEST(LoggingTest, TextFormatWritesKeyValueLines) {
 TEST(LoggingTest, LevelWarnHidesInfoLines) {
   std::string output = RunAndStop({"--log-format=text", "--log-level=warn"});
   EXPECT_FALSE(absl::StrContains(output, " info ")) << output;
-  EXPECT_FALSE(absl::StrContains(output, "paymento-bridge started"))
-      << output;
+  EXPECT_FALSE(absl::StrContains(output, "paymento-bridge started")) << output;
 }
 
 TEST(LoggingTest, LevelDebugNeverPrintsEmailsOrSecrets) {

@@ -1,14 +1,14 @@
 // GET /metrics on the admin port of the real binary: exact deltas after a
 // known sequence of webhooks, and stream and subscription series from real
 // gRPC streams.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
-#include <httplib.h>
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
@@ -42,8 +42,9 @@ TEST(MetricsEndpointTest, ServesPrometheusText) {
                                "text/plain; version=0.0.4"));
   MetricSamples samples = ScrapeMetrics(bridge);
   EXPECT_EQ(SampleValue(samples, "paymento_bridge_ready"), 1);
-  EXPECT_EQ(SampleValue(samples, R"(paymento_bridge_build_info{version="0.1.0"})"),
-            1);
+  EXPECT_EQ(
+      SampleValue(samples, R"(paymento_bridge_build_info{version="0.1.0"})"),
+      1);
   double started = SampleValue(samples, "paymento_bridge_start_time_seconds");
   EXPECT_LE(started, absl::ToUnixSeconds(absl::Now()) + 1);
   EXPECT_GT(started, absl::ToUnixSeconds(absl::Now()) - 60);
@@ -58,16 +59,16 @@ TEST(MetricsEndpointTest, CountsKnownRequestSequenceExactly) {
   std::string paid =
       SampleWebhookBody("payment_link.paid", "evt_metrics_1", absl::Now());
   httplib::Result first = PostSigned(bridge, paid);
-  httplib::Result second = PostEvent(bridge, "subscription.renewed",
-                                     "evt_metrics_2");
+  httplib::Result second =
+      PostEvent(bridge, "subscription.renewed", "evt_metrics_2");
   httplib::Result duplicate = PostSigned(bridge, paid);
   httplib::Client client(bridge.http_base());
   httplib::Result forged = client.Post(
       "/webhook",
       {{"X-Paymento-Signature", HmacSha256Hex("not the secret", paid)}}, paid,
       "application/json");
-  httplib::Result too_large = client.Post(
-      "/webhook", std::string(300 * 1024, 'x'), "application/json");
+  httplib::Result too_large =
+      client.Post("/webhook", std::string(300 * 1024, 'x'), "application/json");
   ASSERT_TRUE(first && second && duplicate && forged && too_large);
   ASSERT_EQ(first->status, 200);
   ASSERT_EQ(second->status, 200);
@@ -79,24 +80,39 @@ TEST(MetricsEndpointTest, CountsKnownRequestSequenceExactly) {
   auto delta = [&](const std::string& series) {
     return SampleValue(after, series) - SampleValue(before, series);
   };
-  EXPECT_EQ(delta(R"(paymento_bridge_http_requests_total{route="webhook",status="200"})"),
-            3);
-  EXPECT_EQ(delta(R"(paymento_bridge_http_requests_total{route="webhook",status="401"})"),
-            1);
-  EXPECT_EQ(delta(R"(paymento_bridge_http_requests_total{route="webhook",status="413"})"),
-            1);
+  EXPECT_EQ(
+      delta(
+          R"(paymento_bridge_http_requests_total{route="webhook",status="200"})"),
+      3);
+  EXPECT_EQ(
+      delta(
+          R"(paymento_bridge_http_requests_total{route="webhook",status="401"})"),
+      1);
+  EXPECT_EQ(
+      delta(
+          R"(paymento_bridge_http_requests_total{route="webhook",status="413"})"),
+      1);
   EXPECT_EQ(delta("paymento_bridge_webhooks_accepted_total"), 2);
   EXPECT_EQ(delta("paymento_bridge_duplicates_total"), 1);
-  EXPECT_EQ(delta(R"(paymento_bridge_rejections_total{reason="invalid_signature"})"),
-            1);
+  // Two new events and one duplicate each pass through a group commit.
+  EXPECT_EQ(delta("paymento_bridge_store_commit_batch_events_sum"), 3);
+  EXPECT_GE(delta("paymento_bridge_store_commit_seconds_count"), 1);
+  EXPECT_EQ(
+      delta(R"(paymento_bridge_rejections_total{reason="invalid_signature"})"),
+      1);
   EXPECT_EQ(delta(R"(paymento_bridge_rejections_total{reason="too_large"})"),
             1);
-  EXPECT_EQ(delta(R"(paymento_bridge_events_stored_total{type="payment_link.paid"})"),
-            1);
-  EXPECT_EQ(delta(R"(paymento_bridge_events_stored_total{type="subscription.renewed"})"),
-            1);
-  EXPECT_EQ(delta(R"(paymento_bridge_quarantined_requests_total{reason_kind="malformed"})"),
-            0);
+  EXPECT_EQ(
+      delta(R"(paymento_bridge_events_stored_total{type="payment_link.paid"})"),
+      1);
+  EXPECT_EQ(
+      delta(
+          R"(paymento_bridge_events_stored_total{type="subscription.renewed"})"),
+      1);
+  EXPECT_EQ(
+      delta(
+          R"(paymento_bridge_quarantined_requests_total{reason_kind="malformed"})"),
+      0);
 }
 
 TEST(MetricsEndpointTest, CountsStreamsDeliveriesAndAcks) {
@@ -142,12 +158,19 @@ TEST(MetricsEndpointTest, CountsStreamsDeliveriesAndAcks) {
   ASSERT_EQ(acknowledged.acknowledged(), 2);
 
   MetricSamples samples = ScrapeMetrics(bridge);
-  EXPECT_EQ(SampleValue(samples, R"(paymento_bridge_deliveries_total{subscription="billing"})"),
+  EXPECT_EQ(SampleValue(
+                samples,
+                R"(paymento_bridge_deliveries_total{subscription="billing"})"),
             2);
-  EXPECT_EQ(SampleValue(samples, R"(paymento_bridge_acks_total{subscription="billing"})"),
-            2);
-  EXPECT_EQ(SampleValue(samples, R"(paymento_bridge_redeliveries_total{subscription="billing"})"),
-            0);
+  EXPECT_EQ(
+      SampleValue(samples,
+                  R"(paymento_bridge_acks_total{subscription="billing"})"),
+      2);
+  EXPECT_EQ(
+      SampleValue(
+          samples,
+          R"(paymento_bridge_redeliveries_total{subscription="billing"})"),
+      0);
 
   tail_context.TryCancel();
   durable_context.TryCancel();

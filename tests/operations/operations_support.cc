@@ -154,8 +154,8 @@ absl::StatusOr<std::vector<std::string>> ListServicesByReflection(
   Request request;
   request.set_list_services("");
   Response response;
-  bool answered = stream->Write(request) && stream->WritesDone() &&
-                  stream->Read(&response);
+  bool answered =
+      stream->Write(request) && stream->WritesDone() && stream->Read(&response);
   grpc::Status status = stream->Finish();
   if (!answered || !status.ok()) {
     return absl::UnavailableError(
@@ -239,16 +239,14 @@ absl::StatusOr<TestCertificates> GenerateCertificates(
     absl::Status made = NewKey(key);
     if (!made.ok()) return made;
   }
-  absl::Status status =
-      Openssl({"req", "-x509", "-new", "-key", ca_key, "-subj",
-               "/CN=paymento-bridge-test-ca", "-days", "1", "-out",
-               files.ca_certificate});
+  absl::Status status = Openssl({"req", "-x509", "-new", "-key", ca_key,
+                                 "-subj", "/CN=paymento-bridge-test-ca",
+                                 "-days", "1", "-out", files.ca_certificate});
   if (status.ok()) {
-    status = SignCertificate(
-        directory, "server", files.server_key,
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-        "extendedKeyUsage=serverAuth\n",
-        files.server_certificate);
+    status = SignCertificate(directory, "server", files.server_key,
+                             "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                             "extendedKeyUsage=serverAuth\n",
+                             files.server_certificate);
   }
   if (status.ok()) {
     status = SignCertificate(directory, "client", files.client_key,

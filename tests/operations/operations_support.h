@@ -4,13 +4,13 @@
 #ifndef PAYMENTO_BRIDGE_TESTS_OPERATIONS_OPERATIONS_SUPPORT_H_
 #define PAYMENTO_BRIDGE_TESTS_OPERATIONS_OPERATIONS_SUPPORT_H_
 
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
-#include <httplib.h>
 
 #include "absl/status/statusor.h"
 #include "grpc/health/v1/health.grpc.pb.h"

@@ -1,6 +1,9 @@
 // Graceful shutdown of the real binary on SIGTERM: readiness turns false
 // before the listeners close, streams end with UNAVAILABLE, and every
 // webhook answered 200 is still there after a restart.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -10,10 +13,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
-#include <httplib.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"

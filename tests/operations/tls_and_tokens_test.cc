@@ -1,13 +1,13 @@
 // TLS, mutual TLS and bearer tokens on the gRPC port of the real binary,
 // with certificates made by the openssl command for each test.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -47,6 +47,19 @@ grpc::Status ListSubscriptions(v1::EventService::Stub& stub,
   return stub.ListSubscriptions(&context, request, &response);
 }
 
+grpc::Status ListQuarantined(v1::EventService::Stub& stub,
+                             const std::string& token) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(5));
+  if (!token.empty()) {
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  }
+  v1::ListQuarantinedRequest request;
+  v1::ListQuarantinedResponse response;
+  return stub.ListQuarantined(&context, request, &response);
+}
+
 class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -58,7 +71,8 @@ class TlsTest : public ::testing::Test {
 
   BridgeOptions TlsOptions(bool mutual) const {
     BridgeOptions options = OperationsOptions();
-    options.extra_args.push_back("--grpc-tls-cert=" + files_.server_certificate);
+    options.extra_args.push_back("--grpc-tls-cert=" +
+                                 files_.server_certificate);
     options.extra_args.push_back("--grpc-tls-key=" + files_.server_key);
     if (mutual) {
       options.extra_args.push_back("--grpc-tls-client-ca=" +
@@ -70,7 +84,7 @@ class TlsTest : public ::testing::Test {
   TestCertificates files_;
 };
 
-TEST_F(TlsTest, ServesTlsAndRefusesPlaintext) {
+TEST_F(TlsTest, ServesTlsAndRejectsPlaintext) {
   BridgeProcess bridge(TlsOptions(/*mutual=*/false));
   ASSERT_TRUE(bridge.Start().ok()) << bridge.Output();
   EXPECT_TRUE(absl::StrContains(bridge.Output(), "grpc_tls=server"));
@@ -103,8 +117,7 @@ TEST_F(TlsTest, MutualTlsRequiresClientCertificate) {
 TEST_F(TlsTest, CommandLineClientConnectsWithTls) {
   BridgeProcess bridge(TlsOptions(/*mutual=*/true));
   ASSERT_TRUE(bridge.Start().ok()) << bridge.Output();
-  ASSERT_EQ(PostEvent(bridge, "payment_link.paid", "evt_tls_cli")->status,
-            200);
+  ASSERT_EQ(PostEvent(bridge, "payment_link.paid", "evt_tls_cli")->status, 200);
 
   std::string output;
   int code = RunBridgeCommand(
@@ -115,10 +128,10 @@ TEST_F(TlsTest, CommandLineClientConnectsWithTls) {
   EXPECT_EQ(code, 0) << output;
   EXPECT_TRUE(absl::StrContains(output, "evt_tls_cli")) << output;
 
-  code = RunBridgeCommand({"get", "evt_tls_cli", "--grpc-address",
-                           bridge.grpc_address(), "--grpc-tls-ca",
-                           files_.ca_certificate},
-                          {}, &output, absl::Seconds(15));
+  code = RunBridgeCommand(
+      {"get", "evt_tls_cli", "--grpc-address", bridge.grpc_address(),
+       "--grpc-tls-ca", files_.ca_certificate},
+      {}, &output, absl::Seconds(15));
   EXPECT_EQ(code, 1) << output;
 }
 
@@ -164,6 +177,11 @@ TEST_F(TokenTest, ClientAndAdminRoles) {
   EXPECT_EQ(ListSubscriptions(*stub_, kClientToken).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(ListSubscriptions(*stub_, kAdminToken).ok());
+  EXPECT_EQ(ListQuarantined(*stub_, "").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(ListQuarantined(*stub_, kClientToken).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(ListQuarantined(*stub_, kAdminToken).ok());
 
   grpc::ClientContext context;
   v1::SubscribeRequest request;
@@ -206,8 +224,8 @@ TEST_F(TokenTest, CommandLineClientSendsToken) {
   EXPECT_EQ(code, 0) << output;
   EXPECT_TRUE(absl::StrContains(output, "evt_token")) << output;
 
-  code = RunBridgeCommand(
-      {"list", "--grpc-address", bridge_->grpc_address()}, {}, &output);
+  code = RunBridgeCommand({"list", "--grpc-address", bridge_->grpc_address()},
+                          {}, &output);
   EXPECT_EQ(code, 1) << output;
   EXPECT_TRUE(absl::StrContains(output, "missing bearer token")) << output;
 }

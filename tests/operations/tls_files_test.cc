@@ -1,8 +1,8 @@
 #include "src/config/tls_files.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
@@ -33,7 +33,8 @@ TEST_F(TlsFilesTest, LoadsMatchingPair) {
   absl::StatusOr<ServerTlsFiles> loaded = LoadServerTlsFiles(
       {files_.server_certificate, files_.server_key, files_.ca_certificate});
   ASSERT_TRUE(loaded.ok()) << loaded.status();
-  EXPECT_TRUE(absl::StrContains(loaded->certificate_chain, "BEGIN CERTIFICATE"));
+  EXPECT_TRUE(
+      absl::StrContains(loaded->certificate_chain, "BEGIN CERTIFICATE"));
   EXPECT_TRUE(absl::StrContains(loaded->private_key, "PRIVATE KEY"));
   EXPECT_TRUE(absl::StrContains(loaded->client_ca, "BEGIN CERTIFICATE"));
   EXPECT_GT(loaded->not_after, absl::Now());

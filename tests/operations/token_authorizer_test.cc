@@ -1,5 +1,3 @@
-#include "src/grpc_service/auth.h"
-
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/test/server_context_test_spouse.h>
 #include <gtest/gtest.h>
@@ -8,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "src/grpc_service/auth.h"
 
 namespace paymento::bridge {
 namespace {
@@ -80,8 +79,8 @@ TEST(TokenAuthorizerTest, BearerSchemeIgnoresCase) {
 TEST(TokenAuthorizerTest, RejectsMalformedValues) {
   TokenAuthorizer authorizer(kClient, kAdmin);
   for (absl::string_view value :
-       {"client-secret-token", "Basic client-secret-token", "Bearer",
-        "Bearer ", "Bearer client-secret-tokenX", "Bearer client-secret-toke",
+       {"client-secret-token", "Basic client-secret-token", "Bearer", "Bearer ",
+        "Bearer client-secret-tokenX", "Bearer client-secret-toke",
         "Bearerclient-secret-token"}) {
     EXPECT_EQ(Code(authorizer, {value}, Role::kClient),
               absl::StatusCode::kUnauthenticated)
@@ -94,8 +93,8 @@ TEST(TokenAuthorizerTest, StrongestOfSeveralValuesCounts) {
   EXPECT_EQ(Code(authorizer, {"Bearer wrong", "Bearer admin-secret-token"},
                  Role::kAdmin),
             absl::StatusCode::kOk);
-  EXPECT_EQ(Code(authorizer,
-                 {"Bearer client-secret-token", "Bearer wrong"}, Role::kAdmin),
+  EXPECT_EQ(Code(authorizer, {"Bearer client-secret-token", "Bearer wrong"},
+                 Role::kAdmin),
             absl::StatusCode::kPermissionDenied);
 }
 

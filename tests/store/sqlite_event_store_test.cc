@@ -94,6 +94,30 @@ TEST_F(SqliteEventStoreTest, SequencesSurviveReopen) {
   EXPECT_EQ((*stored)->event.id(), "evt_b");
 }
 
+TEST_F(SqliteEventStoreTest, ReadAfterSameFromMemoryAndDisk) {
+  for (int i = 1; i <= 10; ++i) {
+    Append(MakeEvent(absl::StrCat("evt_", i), "payment_link.paid"),
+           absl::StrCat(i));
+  }
+  // The duplicate takes no sequence, so the recent events stay contiguous.
+  Append(MakeEvent("evt_3", "payment_link.paid"), "3");
+  absl::StatusOr<std::vector<v1::Event>> recent = store_->ReadAfter(3, 4);
+  ASSERT_TRUE(recent.ok());
+  Reopen();
+  absl::StatusOr<std::vector<v1::Event>> stored = store_->ReadAfter(3, 4);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(recent->size(), 4u);
+  ASSERT_EQ(stored->size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ((*recent)[i].sequence(), static_cast<int64_t>(i + 4));
+    EXPECT_EQ((*recent)[i].SerializeAsString(),
+              (*stored)[i].SerializeAsString());
+  }
+  absl::StatusOr<std::vector<v1::Event>> none = store_->ReadAfter(10, 4);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_F(SqliteEventStoreTest, ConcurrentAppendsShareCommits) {
   constexpr int kThreads = 16;
   constexpr int kPerThread = 50;

@@ -119,7 +119,9 @@ absl::Status BridgeProcess::Start(absl::Duration timeout) {
       absl::StrCat("--http-listen=127.0.0.1:", http_port_),
       absl::StrCat("--grpc-listen=127.0.0.1:", grpc_port_),
       absl::StrCat("--admin-listen=127.0.0.1:", admin_port_),
-      absl::StrCat("--store=sqlite://", store_path_),
+      options_.store_url.empty()
+          ? absl::StrCat("--store=sqlite://", store_path_)
+          : absl::StrCat("--store=", options_.store_url),
       "--log-format=text",
   };
   args.insert(args.end(), options_.extra_args.begin(),

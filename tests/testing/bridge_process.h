@@ -23,6 +23,9 @@ std::string MakeTempDirectory();
 
 struct BridgeOptions {
   std::string data_directory;
+  // The --store URL; empty means the SQLite file events.db in
+  // data_directory.
+  std::string store_url;
   std::map<std::string, std::string> environment;
   std::vector<std::string> extra_args;
 };

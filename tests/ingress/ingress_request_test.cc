@@ -1,0 +1,47 @@
+// ParseHeaderBlock and LoggableValue of ingress_request.h.
+#include "src/ingress/ingress_request.h"
+
+#include <gtest/gtest.h>
+
+namespace paymento::bridge {
+namespace {
+
+TEST(ParseHeaderBlockTest, KeepsValuesAsSent) {
+  auto headers = ParseHeaderBlock(
+      "POST /webhook HTTP/1.1\r\n"
+      "X-Paymento-Event-Id: evt_%41+b \t\r\n"
+      "x-signature:ab\r\n"
+      "X-Empty:\r\n"
+      "X-Paymento-Signature: a\r\n"
+      "X-Paymento-Signature: b\r\n"
+      "\r\n"
+      "body: not a header\r\n");
+  ASSERT_EQ(headers.size(), 5u);
+  EXPECT_EQ(headers[0].first, "X-Paymento-Event-Id");
+  EXPECT_EQ(headers[0].second, "evt_%41+b");
+  EXPECT_EQ(headers[1].first, "x-signature");
+  EXPECT_EQ(headers[1].second, "ab");
+  EXPECT_EQ(headers[2].second, "");
+  EXPECT_EQ(headers[3].second, "a");
+  EXPECT_EQ(headers[4].second, "b");
+}
+
+TEST(ParseHeaderBlockTest, SkipsLinesThatHttplibSkips) {
+  auto headers = ParseHeaderBlock(
+      "POST / HTTP/1.1\r\n"
+      "No-Crlf: 1\n"
+      "no colon\r\n"
+      "Kept: 2\r\n"
+      "Unfinished: 3");
+  ASSERT_EQ(headers.size(), 1u);
+  EXPECT_EQ(headers[0].first, "Kept");
+  EXPECT_EQ(headers[0].second, "2");
+}
+
+TEST(LoggableValueTest, MasksOnlyWhatLooksLikeAnEmail) {
+  EXPECT_EQ(LoggableValue("evt_123"), "evt_123");
+  EXPECT_EQ(LoggableValue("jane.doe@example.com"), "j***@example.com");
+}
+
+}  // namespace
+}  // namespace paymento::bridge
