@@ -176,6 +176,7 @@ absl::Status Service::Start() {
   handler_options.scheme_policy = config_.signature_scheme;
   handler_options.freshness.tolerance = config_.timestamp_tolerance;
   handler_options.freshness.dedup_window = config_.dedup_window;
+  handler_options.metrics = metrics_.get();
   handler_ = std::make_unique<WebhookHandler>(
       store_.get(), webhook_secrets_.get(), ipn_secrets_.get(),
       handler_options);

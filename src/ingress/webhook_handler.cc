@@ -103,6 +103,7 @@ IngressResponse WebhookHandler::HandleWebhook(const IngressRequest& request) {
   absl::StatusOr<VerifiedSignature> verified = VerifyWebhookSignature(
       *secrets, options_.scheme_policy, input);
   if (!verified.ok()) return SignatureFailure(verified.status());
+  CountVerification(*verified);
 
   absl::StatusOr<v1::Event> event = NormalizeWebhook(request.body);
   if (!event.ok()) {
@@ -151,6 +152,7 @@ IngressResponse WebhookHandler::HandleGatewayCallback(
   absl::StatusOr<VerifiedSignature> verified =
       VerifyGatewaySignature(*secrets, request.body, signatures);
   if (!verified.ok()) return SignatureFailure(verified.status());
+  CountVerification(*verified);
 
   absl::StatusOr<v1::Event> event = NormalizeGatewayCallback(request.body);
   if (!event.ok()) {
@@ -230,6 +232,15 @@ IngressResponse WebhookHandler::Quarantine(const IngressRequest& request,
                  {"reason", std::string(reason)}});
   refusal.event_id = std::string(event_id);
   return refusal;
+}
+
+void WebhookHandler::CountVerification(
+    const VerifiedSignature& verified) const {
+  if (options_.metrics == nullptr) return;
+  const char* scheme = "gateway_body";
+  if (verified.scheme == v1::SIGNATURE_SCHEME_BODY) scheme = "body";
+  if (verified.scheme == v1::SIGNATURE_SCHEME_HEADER) scheme = "header";
+  options_.metrics->CountVerification(scheme, verified.secret_fingerprint);
 }
 
 IngressResponse WebhookHandler::Unavailable(absl::string_view outcome,

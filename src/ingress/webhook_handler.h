@@ -13,6 +13,7 @@
 
 #include "absl/time/time.h"
 #include "src/ingress/ingress_request.h"
+#include "src/metrics/metrics.h"
 #include "src/store/event_store.h"
 #include "src/verification/freshness.h"
 #include "src/verification/secret_source.h"
@@ -28,6 +29,9 @@ struct WebhookHandlerOptions {
   absl::Duration commit_timeout = absl::Seconds(4);
   // Retry-After sent with 503 answers.
   int retry_after_seconds = 5;
+  // Counts verifications by scheme and secret when set; must outlive the
+  // handler.
+  Metrics* metrics = nullptr;
 };
 
 class WebhookHandler {
@@ -53,6 +57,7 @@ class WebhookHandler {
                              absl::string_view reason,
                              absl::string_view event_id,
                              IngressResponse refusal);
+  void CountVerification(const VerifiedSignature& verified) const;
   IngressResponse Unavailable(absl::string_view outcome,
                               absl::string_view message) const;
 

@@ -1,5 +1,5 @@
 // SqliteEventStore: retention. Old events are deleted in small batches so
-// that the writer is never held for long; their ids stay behind as
+// that the writer is never held for long. Their ids stay behind as
 // tombstones until the dedup window passes, so a replayed request is still
 // recognised as a duplicate.
 #include <map>

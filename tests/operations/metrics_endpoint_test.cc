@@ -94,6 +94,10 @@ TEST(MetricsEndpointTest, CountsKnownRequestSequenceExactly) {
       1);
   EXPECT_EQ(delta("paymento_bridge_webhooks_accepted_total"), 2);
   EXPECT_EQ(delta("paymento_bridge_duplicates_total"), 1);
+  // Three requests verified with the body scheme: two new, one duplicate.
+  EXPECT_EQ(SumValues(after, "paymento_bridge_verifications_total") -
+                SumValues(before, "paymento_bridge_verifications_total"),
+            3);
   // Two new events and one duplicate each pass through a group commit.
   EXPECT_EQ(delta("paymento_bridge_store_commit_batch_events_sum"), 3);
   EXPECT_GE(delta("paymento_bridge_store_commit_seconds_count"), 1);

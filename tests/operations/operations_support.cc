@@ -104,6 +104,14 @@ double SampleValue(const MetricSamples& samples, const std::string& series) {
   return found == samples.end() ? 0 : found->second;
 }
 
+double SumValues(const MetricSamples& samples, const std::string& name) {
+  double sum = 0;
+  for (const auto& [series, value] : samples) {
+    if (series == name || series.rfind(name + "{", 0) == 0) sum += value;
+  }
+  return sum;
+}
+
 int ReadyzStatus(const BridgeProcess& bridge) {
   httplib::Client client(bridge.admin_base());
   client.set_connection_timeout(1);

@@ -39,6 +39,8 @@ using MetricSamples = std::map<std::string, double>;
 MetricSamples ScrapeMetrics(const BridgeProcess& bridge);
 // Returns the sample's value, or 0 when the series is absent.
 double SampleValue(const MetricSamples& samples, const std::string& series);
+// Returns the sum of every series of the metric `name`, whatever its labels.
+double SumValues(const MetricSamples& samples, const std::string& name);
 
 // Returns the status code of GET /readyz, or -1 without an answer.
 int ReadyzStatus(const BridgeProcess& bridge);
