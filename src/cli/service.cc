@@ -389,7 +389,7 @@ void Service::Shutdown() {
   if (executor_ != nullptr) executor_->Shutdown();
   if (retention_ != nullptr) retention_->Stop();
   if (store_ != nullptr) store_->Close();
-  // Last, so that /readyz answers 503 until the end.
+  // Last, so that /readyz returns 503 until the end.
   if (admin_ != nullptr) admin_->Stop();
   if (webhook_secrets_ != nullptr) webhook_secrets_->Stop();
   if (ipn_secrets_ != nullptr) ipn_secrets_->Stop();

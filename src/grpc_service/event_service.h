@@ -1,5 +1,5 @@
 // EventServiceImpl: the paymento.bridge.v1.EventService gRPC service, on
-// gRPC's callback API so that an open stream holds no thread.
+// gRPC's callback API so that an open stream ties up no thread.
 #ifndef PAYMENTO_BRIDGE_SRC_GRPC_SERVICE_EVENT_SERVICE_H_
 #define PAYMENTO_BRIDGE_SRC_GRPC_SERVICE_EVENT_SERVICE_H_
 

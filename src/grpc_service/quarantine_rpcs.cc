@@ -6,7 +6,7 @@
 // deletes it from the quarantine. When its event id is already stored with
 // the same body, the response is that stored event with duplicate set. When
 // the id is stored with another body, or the body is not an event, the
-// answer is FAILED_PRECONDITION and the request stays in quarantine.
+// response is FAILED_PRECONDITION and the request stays in quarantine.
 #include <chrono>
 #include <future>
 #include <optional>

@@ -60,7 +60,7 @@ struct HttpIngressOptions {
   // Maximum time to receive one request, from its first byte to the last
   // byte of its body. A client that takes longer gets 408.
   absl::Duration request_timeout = absl::Seconds(10);
-  // Counts every answered request by outcome when set; must outlive the
+  // Counts every request with a response by outcome when set; must outlive the
   // ingress.
   Metrics* metrics = nullptr;
 };
@@ -79,7 +79,7 @@ class HttpIngress {
   // The bound port, useful when options.port was 0.
   int port() const { return port_; }
 
-  // While draining, every request is answered 503 with Retry-After.
+  // While draining, every request gets 503 with Retry-After.
   void SetDraining(bool draining) { draining_.store(draining); }
 
  private:

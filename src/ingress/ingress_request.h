@@ -1,4 +1,4 @@
-// The transport-independent form of an ingress request and its answer, so
+// The transport-independent form of an ingress request and its response, so
 // that the webhook logic is tested without an HTTP server.
 #ifndef PAYMENTO_BRIDGE_SRC_INGRESS_INGRESS_REQUEST_H_
 #define PAYMENTO_BRIDGE_SRC_INGRESS_INGRESS_REQUEST_H_
@@ -40,7 +40,7 @@ struct IngressResponse {
   std::string event_type;
   // Sent as Retry-After when positive.
   int retry_after_seconds = 0;
-  // Asks the server to close the connection after answering.
+  // Asks the server to close the connection after the response.
   bool close_connection = false;
 };
 

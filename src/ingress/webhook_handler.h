@@ -1,11 +1,11 @@
 // WebhookHandler: turns one verified Paymento request into a stored event,
-// or into the answer that says why not.
+// or into the response that gives the reason it was not.
 //
 // Order of steps: signature, parsing, header/body agreement, freshness,
 // append. Nothing is parsed before the signature verifies. After it
 // verifies, a request is either stored, counted as a duplicate, or kept in
-// quarantine with its exact bytes; if even the quarantine cannot be written
-// the answer is 503, so Paymento retries and nothing verified is dropped.
+// quarantine with its exact bytes. If even the quarantine cannot be written
+// the response is 503, so Paymento retries and nothing verified is dropped.
 #ifndef PAYMENTO_BRIDGE_SRC_INGRESS_WEBHOOK_HANDLER_H_
 #define PAYMENTO_BRIDGE_SRC_INGRESS_WEBHOOK_HANDLER_H_
 
@@ -24,10 +24,10 @@ namespace paymento::bridge {
 struct WebhookHandlerOptions {
   SchemePolicy scheme_policy = SchemePolicy::kAny;
   FreshnessPolicy freshness;
-  // How long a request waits for its commit before it is answered 503.
-  // Paymento expects an answer within 5 s.
+  // How long a request waits for its commit before the response is 503.
+  // Paymento expects a response within 5 s.
   absl::Duration commit_timeout = absl::Seconds(4);
-  // Retry-After sent with 503 answers.
+  // Retry-After sent with 503 responses.
   int retry_after_seconds = 5;
   // Counts verifications by scheme and secret when set; must outlive the
   // handler.
@@ -49,7 +49,7 @@ class WebhookHandler {
   bool gateway_callbacks_enabled() const;
 
  private:
-  // Appends a verified, normalized event and maps the outcome to an answer.
+  // Appends a verified, normalized event and maps the outcome to a response.
   IngressResponse Store(const IngressRequest& request, v1::Event event);
   // Keeps a verified request that is refused, then returns `refusal`; when
   // the quarantine cannot be written, returns 503 instead.

@@ -46,7 +46,7 @@ spdlog::logger& Logger() {
   return *logger;
 }
 
-// Quotes a text value when it holds spaces, quotes or '=' so that a
+// Quotes a text value when it contains spaces, quotes or '=' so that a
 // key=value line stays parseable.
 std::string TextValue(const std::string& value) {
   if (!value.empty() &&

@@ -187,7 +187,7 @@ class EventStore {
   virtual absl::StatusOr<RetentionResult> DeleteExpired(
       absl::Time events_before, absl::Time ids_before, int batch) = 0;
 
-  // Sets a function told the duration and the number of events of each
+  // Sets a function that receives the duration and the number of events of each
   // successful group commit, for metrics. Call before the first Append.
   virtual void SetCommitObserver(
       std::function<void(absl::Duration, int64_t)> observer) {}

@@ -498,6 +498,7 @@ absl::StatusOr<SubscriptionStats> Subscription::Stats() {
     read_cursor = read_cursor_;
     stats.backlog_events -= static_cast<int64_t>(settled_ahead_.size());
   }
+
   absl::StatusOr<std::vector<DeliveryRecord>> dead =
       environment_.store->LoadDeadLetters(record_.name);
   if (!dead.ok()) return dead.status();
@@ -510,6 +511,7 @@ absl::StatusOr<SubscriptionStats> Subscription::Stats() {
       stats.expired_events = stored.expired_events;
     }
   }
+
   absl::StatusOr<Backlog> unread =
       environment_.store->CountBacklog(record_.event_types, read_cursor);
   if (!unread.ok()) return unread.status();

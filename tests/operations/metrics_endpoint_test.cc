@@ -69,7 +69,11 @@ TEST(MetricsEndpointTest, CountsKnownRequestSequenceExactly) {
       "application/json");
   httplib::Result too_large =
       client.Post("/webhook", std::string(300 * 1024, 'x'), "application/json");
-  ASSERT_TRUE(first && second && duplicate && forged && too_large);
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(second);
+  ASSERT_TRUE(duplicate);
+  ASSERT_TRUE(forged);
+  ASSERT_TRUE(too_large);
   ASSERT_EQ(first->status, 200);
   ASSERT_EQ(second->status, 200);
   ASSERT_EQ(duplicate->status, 200);

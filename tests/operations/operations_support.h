@@ -42,7 +42,7 @@ double SampleValue(const MetricSamples& samples, const std::string& series);
 // Returns the sum of every series of the metric `name`, whatever its labels.
 double SumValues(const MetricSamples& samples, const std::string& name);
 
-// Returns the status code of GET /readyz, or -1 without an answer.
+// Returns the status code of GET /readyz, or -1 without a response.
 int ReadyzStatus(const BridgeProcess& bridge);
 
 std::shared_ptr<grpc::Channel> PlaintextChannel(const BridgeProcess& bridge);

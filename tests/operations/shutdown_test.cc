@@ -144,8 +144,8 @@ TEST(ShutdownTest, EveryAcceptedWebhookSurvivesSigterm) {
   {
     Terminator terminator(bridge);
     int status = terminator.Join();
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        << bridge.Output();
+    EXPECT_TRUE(WIFEXITED(status)) << bridge.Output();
+    EXPECT_EQ(WEXITSTATUS(status), 0) << bridge.Output();
   }
   stop = true;
   for (std::thread& worker : workers) worker.join();
