@@ -172,7 +172,11 @@ int RunSendTest(const std::vector<std::string>& args) {
   FlagParser parser(ProcessEnvironment());
   parser.Add("type", "payment_link.paid",
              "Event type to send; any string is accepted.");
-  parser.Add("url", "http://127.0.0.1:8080/webhook", "Webhook URL to post to.");
+  parser.Add("url", "http://127.0.0.1:8080/webhook",
+             "Webhook URL to post to, http:// or https://.");
+  parser.Add("ca-file", "",
+             "PEM CA certificates that an https:// URL's certificate must "
+             "chain to; the system's CAs when empty.");
   parser.Add("scheme", "body",
              "Signature scheme: body (HMAC of the body) or header (HMAC of "
              "id:type:timestamp).");
@@ -180,7 +184,7 @@ int RunSendTest(const std::vector<std::string>& args) {
   int exit_code = 0;
   if (!ParseClientFlags(parser, args,
                         "usage: paymento-bridge send-test [--type TYPE] "
-                        "[--url URL]\n\nSigns with the first secret of "
+                        "[--url URL] [--ca-file PEM]\n\nSigns with the first secret of "
                         "PAYMENTO_WEBHOOK_SECRET or PAYMENTO_WEBHOOK_SECRET_FILE.",
                         &exit_code)) {
     return exit_code;
@@ -217,6 +221,14 @@ int RunSendTest(const std::vector<std::string>& args) {
     return 2;
   }
   httplib::Client client(url.substr(0, path_start));
+  if (!client.is_valid()) {
+    std::cerr << "invalid --url \"" << url
+              << "\": use http://HOST:PORT/PATH or https://HOST:PORT/PATH\n";
+    return 2;
+  }
+  if (!parser.Get("ca-file").empty()) {
+    client.set_ca_cert_path(parser.Get("ca-file").c_str());
+  }
   client.set_connection_timeout(5);
   client.set_read_timeout(10);
   httplib::Headers headers = {{"X-Paymento-Signature", signature},

@@ -18,13 +18,17 @@ namespace paymento::bridge {
 namespace {
 
 // Blocks SIGTERM and SIGINT in this thread before any other thread starts,
-// so every thread inherits the mask and only sigwait receives them.
+// so every thread inherits the mask and only sigwait receives them, and
+// ignores SIGPIPE.
 sigset_t BlockTerminationSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // OpenSSL writes HTTPS responses with write(), which raises SIGPIPE when
+  // the client has gone; the failed write is handled instead.
+  signal(SIGPIPE, SIG_IGN);
   return signals;
 }
 

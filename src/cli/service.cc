@@ -55,6 +55,15 @@ void AddGrpcArguments(grpc::ServerBuilder& builder,
                              max_concurrent_streams);
 }
 
+// Logs a warning when a certificate has expired, since clients will reject
+// it; the service starts anyway so that the operator sees the warning.
+void WarnIfExpired(absl::string_view server, const std::string& file,
+                   absl::Time not_after) {
+  if (not_after >= absl::Now()) return;
+  logging::Warn(absl::StrCat(server, " TLS certificate has expired"),
+                {{"file", file}, {"not_after", absl::FormatTime(not_after)}});
+}
+
 std::string TlsMode(const std::optional<ServerTlsFiles>& tls) {
   if (!tls.has_value()) return "off";
   return tls->client_ca.empty() ? "server" : "mutual";
@@ -111,11 +120,23 @@ absl::Status Service::LoadGrpcTls() {
       {config_.grpc_tls_cert, config_.grpc_tls_key, config_.grpc_tls_client_ca});
   if (!files.ok()) return files.status();
   grpc_tls_ = *std::move(files);
-  if (grpc_tls_->not_after < absl::Now()) {
-    logging::Warn("gRPC TLS certificate has expired",
-                  {{"file", config_.grpc_tls_cert},
-                   {"not_after", absl::FormatTime(grpc_tls_->not_after)}});
-  }
+  WarnIfExpired("gRPC", config_.grpc_tls_cert, grpc_tls_->not_after);
+  return absl::OkStatus();
+}
+
+absl::Status Service::LoadIngressTls() {
+  if (config_.tls_cert.empty()) return absl::OkStatus();
+  ServerTlsPaths paths;
+  paths.certificate = config_.tls_cert;
+  paths.private_key = config_.tls_key;
+  paths.flag_prefix = "tls";
+  absl::StatusOr<ServerTlsFiles> files = LoadServerTlsFiles(paths);
+  if (!files.ok()) return files.status();
+  absl::StatusOr<SslContextPtr> context = MakeServerTlsContext(*files);
+  OPENSSL_cleanse(files->private_key.data(), files->private_key.size());
+  if (!context.ok()) return context.status();
+  ingress_tls_ = *std::move(context);
+  WarnIfExpired("ingress", config_.tls_cert, files->not_after);
   return absl::OkStatus();
 }
 
@@ -159,6 +180,7 @@ absl::Status Service::Start() {
   absl::Status loaded = LoadSecrets();
   if (loaded.ok()) loaded = LoadTokens();
   if (loaded.ok()) loaded = LoadGrpcTls();
+  if (loaded.ok()) loaded = LoadIngressTls();
   if (loaded.ok()) loaded = OpenEventStore();
   if (!loaded.ok()) return loaded;
 
@@ -193,6 +215,7 @@ absl::Status Service::Start() {
   ingress_options.max_body_bytes = config_.max_body_bytes;
   ingress_options.threads = config_.http_threads;
   ingress_options.metrics = metrics_.get();
+  ingress_options.tls = ingress_tls_;
   ingress_ = std::make_unique<HttpIngress>(ingress_options, handler_.get());
   absl::Status http = ingress_->Start();
   if (!http.ok()) return http;
@@ -306,6 +329,7 @@ void Service::LogStarted() const {
       {{"version", kVersion},
        {"http_listen", absl::StrCat(config_.http_listen.host, ":",
                                     ingress_->port())},
+       {"http_tls", ingress_tls_ != nullptr ? "on" : "off"},
        {"grpc_listen",
         absl::StrCat(config_.grpc_listen.host, ":", grpc_port_)},
        {"admin_listen",

@@ -20,6 +20,7 @@
 #include "src/grpc_service/auth.h"
 #include "src/grpc_service/event_service.h"
 #include "src/ingress/http_ingress.h"
+#include "src/ingress/tls_server_context.h"
 #include "src/ingress/webhook_handler.h"
 #include "src/metrics/metrics.h"
 #include "src/store/event_store.h"
@@ -55,6 +56,8 @@ class Service {
   absl::Status LoadSecrets();
   absl::Status LoadTokens();
   absl::Status LoadGrpcTls();
+  // Builds the HTTPS context when --tls-cert is set.
+  absl::Status LoadIngressTls();
   absl::Status OpenEventStore();
   absl::Status CheckStore() const;
   absl::Status StartGrpc();
@@ -76,6 +79,8 @@ class Service {
   std::unique_ptr<TokenAuthorizer> authorizer_;
   // The checked PEM files of --grpc-tls-*; empty for a plaintext port.
   std::optional<ServerTlsFiles> grpc_tls_;
+  // Null for plain HTTP.
+  SslContextPtr ingress_tls_;
   // The directory of a SQLite store, probed for writes; empty otherwise.
   std::string data_directory_;
   std::unique_ptr<HealthMonitor> store_monitor_;

@@ -57,7 +57,13 @@ absl::Status CheckPath(const std::string& flag, const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status ParseGrpcTlsFlags(const FlagParser& parser, ServeConfig& config) {
+absl::Status ParseTlsFlags(const FlagParser& parser, ServeConfig& config) {
+  config.tls_cert = parser.Get("tls-cert");
+  config.tls_key = parser.Get("tls-key");
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-cert and --tls-key must be set together");
+  }
   config.grpc_tls_cert = parser.Get("grpc-tls-cert");
   config.grpc_tls_key = parser.Get("grpc-tls-key");
   config.grpc_tls_client_ca = parser.Get("grpc-tls-client-ca");
@@ -162,6 +168,10 @@ void AddServeFlags(FlagParser& parser) {
              "stop sending first. Shorter than --shutdown-timeout.");
   parser.Add("grpc-max-concurrent-streams", "10000",
              "Maximum gRPC calls open at once on one client connection.");
+  parser.Add("tls-cert", "",
+             "PEM certificate chain of the webhook ingress; serves HTTPS, "
+             "with --tls-key.");
+  parser.Add("tls-key", "", "PEM private key of --tls-cert.");
   parser.Add("grpc-tls-cert", "",
              "PEM certificate chain of the gRPC server; enables TLS, with "
              "--grpc-tls-key.");
@@ -263,7 +273,7 @@ absl::StatusOr<ServeConfig> ParseServeConfig(
     return InvalidFlag("grpc-max-concurrent-streams", streams,
                        "use a number from 1 to 1000000");
   }
-  absl::Status tls = ParseGrpcTlsFlags(parser, config);
+  absl::Status tls = ParseTlsFlags(parser, config);
   if (!tls.ok()) return tls;
 
   absl::Status scheme =

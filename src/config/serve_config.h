@@ -48,6 +48,9 @@ struct ServeConfig {
   absl::Duration drain_delay;
   // HTTP/2 streams one gRPC connection may have open at once.
   int grpc_max_concurrent_streams = 0;
+  // PEM file paths of the ingress; both empty for plain HTTP.
+  std::string tls_cert;
+  std::string tls_key;
   // PEM file paths; all empty for a plaintext gRPC port.
   std::string grpc_tls_cert;
   std::string grpc_tls_key;

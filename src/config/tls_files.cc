@@ -100,14 +100,14 @@ absl::StatusOr<X509Ptr> FirstCertificate(absl::string_view flag,
 // Fails instead of prompting on the terminal for a passphrase.
 int NoPassphrase(char*, int, int, void*) { return -1; }
 
-absl::StatusOr<KeyPtr> PrivateKey(const std::string& path,
+absl::StatusOr<KeyPtr> PrivateKey(absl::string_view flag,
+                                  const std::string& path,
                                   const std::string& pem) {
   BioPtr bio = MemoryBio(pem);
   KeyPtr key(
       PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr));
   if (key == nullptr) {
-    return Invalid("grpc-tls-key", path,
-                   "no unencrypted PEM private key found");
+    return Invalid(flag, path, "no unencrypted PEM private key found");
   }
   ERR_clear_error();
   return key;
@@ -124,37 +124,38 @@ absl::Time NotAfter(const X509* certificate) {
 }  // namespace
 
 absl::StatusOr<ServerTlsFiles> LoadServerTlsFiles(const ServerTlsPaths& paths) {
+  const std::string cert_flag = absl::StrCat(paths.flag_prefix, "-cert");
+  const std::string key_flag = absl::StrCat(paths.flag_prefix, "-key");
+  const std::string ca_flag = absl::StrCat(paths.flag_prefix, "-client-ca");
   ServerTlsFiles files;
-  absl::StatusOr<std::string> chain =
-      ReadFile("grpc-tls-cert", paths.certificate);
+  absl::StatusOr<std::string> chain = ReadFile(cert_flag, paths.certificate);
   if (!chain.ok()) return chain.status();
   files.certificate_chain = *std::move(chain);
-  absl::StatusOr<std::string> key = ReadFile("grpc-tls-key", paths.private_key);
+  absl::StatusOr<std::string> key = ReadFile(key_flag, paths.private_key);
   if (!key.ok()) return key.status();
   files.private_key = *std::move(key);
 
-  absl::StatusOr<X509Ptr> leaf = FirstCertificate(
-      "grpc-tls-cert", paths.certificate, files.certificate_chain);
+  absl::StatusOr<X509Ptr> leaf =
+      FirstCertificate(cert_flag, paths.certificate, files.certificate_chain);
   if (!leaf.ok()) return leaf.status();
   absl::StatusOr<KeyPtr> parsed_key =
-      PrivateKey(paths.private_key, files.private_key);
+      PrivateKey(key_flag, paths.private_key, files.private_key);
   if (!parsed_key.ok()) return parsed_key.status();
   if (X509_check_private_key(leaf->get(), parsed_key->get()) != 1) {
     ERR_clear_error();
-    return absl::InvalidArgumentError(
-        absl::StrCat("--grpc-tls-key ", paths.private_key,
-                     " does not match the certificate in --grpc-tls-cert ",
-                     paths.certificate));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", key_flag, " ", paths.private_key,
+        " does not match the certificate in --", cert_flag, " ",
+        paths.certificate));
   }
   files.not_after = NotAfter(leaf->get());
 
   if (!paths.client_ca.empty()) {
-    absl::StatusOr<std::string> ca =
-        ReadFile("grpc-tls-client-ca", paths.client_ca);
+    absl::StatusOr<std::string> ca = ReadFile(ca_flag, paths.client_ca);
     if (!ca.ok()) return ca.status();
     files.client_ca = *std::move(ca);
-    absl::StatusOr<X509Ptr> ca_certificate = FirstCertificate(
-        "grpc-tls-client-ca", paths.client_ca, files.client_ca);
+    absl::StatusOr<X509Ptr> ca_certificate =
+        FirstCertificate(ca_flag, paths.client_ca, files.client_ca);
     if (!ca_certificate.ok()) return ca_certificate.status();
   }
   return files;

@@ -1,4 +1,5 @@
-// Reading and checking the PEM files of the gRPC server's TLS at start-up.
+// Reading and checking the PEM files of a server's TLS at start-up: the gRPC
+// port's and the HTTPS ingress's.
 // A missing file, a damaged key or a key that belongs to another certificate
 // stops the process with one line naming the file, instead of failing inside
 // gRPC at the first handshake.
@@ -13,13 +14,16 @@
 namespace paymento::bridge {
 
 struct ServerTlsPaths {
-  std::string certificate;  // --grpc-tls-cert
-  std::string private_key;  // --grpc-tls-key
-  // --grpc-tls-client-ca; empty unless clients must present a certificate.
+  std::string certificate;  // --PREFIX-cert
+  std::string private_key;  // --PREFIX-key
+  // --PREFIX-client-ca; empty unless clients must present a certificate.
   std::string client_ca;
+  // The flags' common prefix, which errors name: "grpc-tls" or "tls".
+  std::string flag_prefix = "grpc-tls";
 };
 
-// The checked PEM contents, as grpc::SslServerCredentialsOptions takes them.
+// The checked PEM contents, as grpc::SslServerCredentialsOptions and
+// OpenSSL's PEM readers take them.
 struct ServerTlsFiles {
   std::string certificate_chain;
   std::string private_key;

@@ -1,11 +1,14 @@
 #include "src/ingress/connection_stream.h"
 
+#include <fcntl.h>
 #include <netdb.h>
+#include <openssl/err.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <utility>
 
@@ -41,14 +44,63 @@ void AddressOf(const sockaddr_storage& address, socklen_t length,
   port = std::atoi(service);
 }
 
+// The reason of the oldest OpenSSL error of this thread, which is then
+// cleared.
+std::string TlsErrorReason(int ssl_error) {
+  unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code != 0) {
+    const char* reason = ERR_reason_error_string(code);
+    if (reason != nullptr) return reason;
+  }
+  if (ssl_error == SSL_ERROR_SYSCALL || ssl_error == SSL_ERROR_ZERO_RETURN) {
+    return "the client closed the connection";
+  }
+  return "unknown error";
+}
+
 }  // namespace
 
-ConnectionStream::ConnectionStream(int socket, StreamLimits limits)
-    : socket_(socket), limits_(limits) {}
+ConnectionStream::ConnectionStream(int socket, StreamLimits limits,
+                                   SSL_CTX* tls)
+    : socket_(socket), limits_(limits) {
+  if (tls == nullptr) return;
+  ssl_.reset(SSL_new(tls));
+  if (ssl_ != nullptr && SSL_set_fd(ssl_.get(), socket_) != 1) ssl_.reset();
+  int flags = ::fcntl(socket_, F_GETFL);
+  if (flags >= 0) ::fcntl(socket_, F_SETFL, flags | O_NONBLOCK);
+  handshake_required_ = true;
+}
+
+bool ConnectionStream::Handshake(std::string* error) {
+  if (!handshake_required_) return true;
+  if (ssl_ == nullptr) {
+    *error = TlsErrorReason(SSL_ERROR_SSL);
+    return false;
+  }
+  absl::Time give_up = absl::Now() + limits_.request_timeout;
+  for (;;) {
+    ERR_clear_error();
+    int result = SSL_accept(ssl_.get());
+    if (result == 1) return true;
+    int ssl_error = SSL_get_error(ssl_.get(), result);
+    if (ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE) {
+      absl::Time wait_end =
+          std::min(give_up, absl::Now() + limits_.read_timeout);
+      if (WaitForTls(ssl_error, wait_end)) continue;
+      tls_failed_ = true;
+      *error = "timed out";
+      return false;
+    }
+    tls_failed_ = true;
+    *error = TlsErrorReason(ssl_error);
+    return false;
+  }
+}
 
 bool ConnectionStream::WaitForRequest(absl::Duration idle_timeout,
                                       const std::function<bool()>& stopping) {
-  if (buffer_offset_ < buffer_.size()) return true;
+  if (buffer_offset_ < buffer_.size() || HasDecryptedBytes()) return true;
   absl::Time give_up = absl::Now() + idle_timeout;
   for (;;) {
     if (stopping()) return false;
@@ -79,25 +131,62 @@ bool ConnectionStream::Poll(short events, absl::Duration timeout) const {
   return ready > 0;
 }
 
+bool ConnectionStream::HasDecryptedBytes() const {
+  return ssl_ != nullptr && SSL_pending(ssl_.get()) > 0;
+}
+
+bool ConnectionStream::WaitForTls(int ssl_error, absl::Time give_up) const {
+  short events = 0;
+  if (ssl_error == SSL_ERROR_WANT_READ) events = POLLIN;
+  if (ssl_error == SSL_ERROR_WANT_WRITE) events = POLLOUT;
+  if (events == 0) return false;
+  absl::Duration left = give_up - absl::Now();
+  return left > absl::ZeroDuration() && Poll(events, left);
+}
+
+ssize_t ConnectionStream::Receive(char* data, size_t size, absl::Time give_up) {
+  if (ssl_ == nullptr) {
+    if (!Poll(POLLIN, give_up - absl::Now())) return -1;
+    ssize_t received = 0;
+    do {
+      received = ::recv(socket_, data, size, 0);
+    } while (received < 0 && errno == EINTR);
+    return received < 0 ? 0 : received;
+  }
+  int wanted = static_cast<int>(std::min<size_t>(size, INT_MAX));
+  for (;;) {
+    ERR_clear_error();
+    int received = SSL_read(ssl_.get(), data, wanted);
+    if (received > 0) return received;
+    int ssl_error = SSL_get_error(ssl_.get(), received);
+    if (ssl_error != SSL_ERROR_WANT_READ && ssl_error != SSL_ERROR_WANT_WRITE) {
+      // A close_notify from the client ends the session cleanly; anything
+      // else leaves it unusable.
+      if (ssl_error != SSL_ERROR_ZERO_RETURN) tls_failed_ = true;
+      ERR_clear_error();
+      return 0;
+    }
+    if (!WaitForTls(ssl_error, give_up)) return -1;
+  }
+}
+
 bool ConnectionStream::FillBuffer() {
   absl::Duration left = deadline_ - absl::Now();
   if (left <= absl::ZeroDuration()) {
     HitLimit(StreamLimit::kTimeout);
     return false;
   }
-  if (!Poll(POLLIN, std::min(left, limits_.read_timeout))) {
-    HitLimit(StreamLimit::kTimeout);
-    return false;
-  }
   buffer_.resize(kReadBlockBytes);
   buffer_offset_ = 0;
-  ssize_t received = 0;
-  do {
-    received = ::recv(socket_, buffer_.data(), buffer_.size(), 0);
-  } while (received < 0 && errno == EINTR);
+  ssize_t received = Receive(buffer_.data(), buffer_.size(),
+                             absl::Now() + std::min(left, limits_.read_timeout));
   if (received <= 0) {
     buffer_.clear();
-    peer_closed_ = true;
+    if (received < 0) {
+      HitLimit(StreamLimit::kTimeout);
+    } else {
+      peer_closed_ = true;
+    }
     return false;
   }
   buffer_.resize(static_cast<size_t>(received));
@@ -156,7 +245,8 @@ ssize_t ConnectionStream::read(char* ptr, size_t size) {
 }
 
 bool ConnectionStream::is_readable() const {
-  return buffer_offset_ < buffer_.size() || Poll(POLLIN, limits_.read_timeout);
+  return buffer_offset_ < buffer_.size() || HasDecryptedBytes() ||
+         Poll(POLLIN, limits_.read_timeout);
 }
 
 bool ConnectionStream::is_writable() const {
@@ -170,6 +260,7 @@ ssize_t ConnectionStream::write(const char* ptr, size_t size) {
 }
 
 bool ConnectionStream::WriteAll(absl::string_view data) {
+  if (ssl_ != nullptr) return WriteTls(data);
   while (!data.empty()) {
     if (!Poll(POLLOUT, limits_.write_timeout)) return false;
     // MSG_NOSIGNAL: a peer that has gone must not raise SIGPIPE.
@@ -181,7 +272,37 @@ bool ConnectionStream::WriteAll(absl::string_view data) {
   return true;
 }
 
+bool ConnectionStream::WriteTls(absl::string_view data) {
+  while (!data.empty()) {
+    ERR_clear_error();
+    int wanted = static_cast<int>(std::min<size_t>(data.size(), INT_MAX));
+    int sent = SSL_write(ssl_.get(), data.data(), wanted);
+    if (sent > 0) {
+      data.remove_prefix(static_cast<size_t>(sent));
+      continue;
+    }
+    int ssl_error = SSL_get_error(ssl_.get(), sent);
+    if (!WaitForTls(ssl_error, absl::Now() + limits_.write_timeout)) {
+      tls_failed_ = true;
+      ERR_clear_error();
+      return false;
+    }
+  }
+  return true;
+}
+
+void ConnectionStream::SendCloseNotify() {
+  if (ssl_ == nullptr || close_notify_sent_ || tls_failed_) return;
+  close_notify_sent_ = true;
+  // Non-blocking: sends the alert if the socket takes it, and does not wait
+  // for the client's.
+  ERR_clear_error();
+  SSL_shutdown(ssl_.get());
+  ERR_clear_error();
+}
+
 void ConnectionStream::ShutdownAndDrain(absl::Duration time, size_t max_bytes) {
+  SendCloseNotify();
   ::shutdown(socket_, SHUT_WR);
   absl::Time give_up = absl::Now() + time;
   size_t discarded = buffer_.size() - buffer_offset_;

@@ -22,14 +22,20 @@
 // also kept as received (raw_head()), because cpp-httplib 0.11.4
 // percent-decodes header values, and a signature covers the values as sent.
 //
+// Over HTTPS the stream owns the connection's OpenSSL session: the socket is
+// made non-blocking, and every wait for OpenSSL, the handshake included, is
+// bounded by the same timeouts. Bytes already decrypted count as readable.
+//
 // Not thread-safe: one pool thread serves the connection.
 #ifndef PAYMENTO_BRIDGE_SRC_INGRESS_CONNECTION_STREAM_H_
 #define PAYMENTO_BRIDGE_SRC_INGRESS_CONNECTION_STREAM_H_
 
 #include <httplib.h>
+#include <openssl/ssl.h>
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -64,10 +70,16 @@ struct StreamLimits {
 
 class ConnectionStream : public httplib::Stream {
  public:
-  ConnectionStream(int socket, StreamLimits limits);
+  // With `tls`, the connection speaks TLS and Handshake() must succeed
+  // before anything else.
+  ConnectionStream(int socket, StreamLimits limits, SSL_CTX* tls = nullptr);
 
   ConnectionStream(const ConnectionStream&) = delete;
   ConnectionStream& operator=(const ConnectionStream&) = delete;
+
+  // Runs the server side of the TLS handshake, for at most the request
+  // timeout. Returns true at once without TLS. On failure, `error` says why.
+  bool Handshake(std::string* error);
 
   // Waits up to `idle_timeout` for the first byte of the next request,
   // checking `stopping` every 100 ms. Returns false when no byte came, the
@@ -97,6 +109,9 @@ class ConnectionStream : public httplib::Stream {
   // bytes sends RST, which can make the client drop the response before it
   // reads it. The discarded bytes are never parsed.
   void ShutdownAndDrain(absl::Duration time, size_t max_bytes);
+  // Over TLS, tells the client that no more data follows (close_notify)
+  // without waiting for its answer. Does nothing without TLS.
+  void SendCloseNotify();
 
   // httplib::Stream.
   bool is_readable() const override;
@@ -109,6 +124,9 @@ class ConnectionStream : public httplib::Stream {
 
  private:
   enum class Phase { kHeaders, kBody };
+  struct SslFree {
+    void operator()(SSL* ssl) const { SSL_free(ssl); }
+  };
 
   // Reads the next block from the socket into the buffer, waiting at most
   // the read timeout and never past the deadline. Returns false and sets
@@ -118,11 +136,27 @@ class ConnectionStream : public httplib::Stream {
   // Returns false, and records the limit, when they break one.
   bool Account(const char* data, size_t size);
   void HitLimit(StreamLimit limit);
+  // Receives at most `size` bytes, waiting until `give_up` at the latest.
+  // Returns the count, 0 when the peer closed or the connection failed,
+  // and -1 when nothing came in time.
+  ssize_t Receive(char* data, size_t size, absl::Time give_up);
+  // Waits for what an OpenSSL call asked for, with its SSL_get_error code
+  // SSL_ERROR_WANT_READ or SSL_ERROR_WANT_WRITE. Returns false on timeout,
+  // error, or another code.
+  bool WaitForTls(int ssl_error, absl::Time give_up) const;
+  bool WriteTls(absl::string_view data);
+  bool HasDecryptedBytes() const;
   // Waits for `events` on the socket. Returns false on timeout or error.
   bool Poll(short events, absl::Duration timeout) const;
 
   const int socket_;
   const StreamLimits limits_;
+  // Null without TLS.
+  std::unique_ptr<SSL, SslFree> ssl_;
+  bool handshake_required_ = false;
+  // Set after a fatal TLS error, when no close_notify may be sent.
+  bool tls_failed_ = false;
+  bool close_notify_sent_ = false;
 
   std::string buffer_;
   size_t buffer_offset_ = 0;

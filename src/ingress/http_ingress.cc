@@ -225,11 +225,15 @@ HttpIngress::HttpIngress(HttpIngressOptions options, WebhookHandler* handler)
             server.limits.max_body_wire_bytes =
                 2 * options_.max_body_bytes + 64 * 1024;
             server.keep_alive_timeout = options_.keep_alive_timeout;
+            server.tls = options_.tls.get();
             return server;
           }(),
           [this](httplib::Request& request) { BeginRequest(request); },
           [this](ConnectionStream& stream, StreamLimit limit) {
             RespondToLimit(stream, limit);
+          },
+          [this](ConnectionStream& stream, const std::string& reason) {
+            HandshakeFailed(stream, reason);
           }) {
   server_.new_task_queue = [threads = options_.threads] {
     return new httplib::ThreadPool(threads);
@@ -473,6 +477,13 @@ void HttpIngress::RespondToLimit(ConnectionStream& stream, StreamLimit limit) {
   stream.WriteAll(bytes);
 
   LogAccess("", PeerOf(&stream), answer.status);
+}
+
+void HttpIngress::HandshakeFailed(ConnectionStream& stream,
+                                  const std::string& reason) {
+  if (options_.metrics != nullptr) options_.metrics->CountTlsHandshakeFailure();
+  logging::Info("TLS handshake failed",
+                {{"peer", PeerOf(&stream)}, {"reason", reason}});
 }
 
 void HttpIngress::LogRequest(const httplib::Request& request,

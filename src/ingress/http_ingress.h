@@ -1,5 +1,5 @@
-// HttpIngress: the public HTTP listener (cpp-httplib) for Paymento's
-// webhooks and gateway callbacks.
+// HttpIngress: the public HTTP or HTTPS listener (cpp-httplib) for
+// Paymento's webhooks and gateway callbacks.
 //
 // Cheap rejections happen before any body byte is read: unknown paths (404)
 // and methods (405), a Content-Length that is invalid (400) or over the
@@ -40,6 +40,7 @@
 #include "absl/time/time.h"
 #include "src/ingress/connection_stream.h"
 #include "src/ingress/ingress_server.h"
+#include "src/ingress/tls_server_context.h"
 #include "src/ingress/webhook_handler.h"
 #include "src/metrics/metrics.h"
 
@@ -63,6 +64,8 @@ struct HttpIngressOptions {
   // Counts every request with a response by outcome when set; must outlive the
   // ingress.
   Metrics* metrics = nullptr;
+  // Serves HTTPS instead of HTTP when set (see tls_server_context.h).
+  SslContextPtr tls;
 };
 
 class HttpIngress {
@@ -109,6 +112,8 @@ class HttpIngress {
   // Writes and logs the response for a request line or headers that broke a
   // limit of `stream`.
   void RespondToLimit(ConnectionStream& stream, StreamLimit limit);
+  // Logs and counts a connection whose TLS handshake failed.
+  void HandshakeFailed(ConnectionStream& stream, const std::string& reason);
   void LogRequest(const httplib::Request& request,
                   const httplib::Response& response);
   void LogAccess(const std::string& method, const std::string& peer,

@@ -17,15 +17,24 @@ thread_local RequestState current_request;
 RequestState& CurrentRequest() { return current_request; }
 
 IngressServer::IngressServer(IngressServerOptions options,
-                             HeadersHandler on_headers, LimitHandler on_limit)
+                             HeadersHandler on_headers, LimitHandler on_limit,
+                             HandshakeFailureHandler on_handshake_failure)
     : options_(std::move(options)),
       on_headers_(std::move(on_headers)),
-      on_limit_(std::move(on_limit)) {}
+      on_limit_(std::move(on_limit)),
+      on_handshake_failure_(std::move(on_handshake_failure)) {}
 
 bool IngressServer::Stopping() const { return svr_sock_ == INVALID_SOCKET; }
 
 bool IngressServer::process_and_close_socket(socket_t socket) {
-  ConnectionStream stream(socket, options_.limits);
+  ConnectionStream stream(socket, options_.limits, options_.tls);
+  std::string tls_error;
+  if (!stream.Handshake(&tls_error)) {
+    if (on_handshake_failure_) on_handshake_failure_(stream, tls_error);
+    ::shutdown(socket, SHUT_RDWR);
+    ::close(socket);
+    return true;
+  }
   AfterRequest after = AfterRequest::kClose;
   for (size_t count = 1; count <= options_.keep_alive_max_count; ++count) {
     bool waiting = stream.WaitForRequest(options_.keep_alive_timeout,
@@ -39,6 +48,7 @@ bool IngressServer::process_and_close_socket(socket_t socket) {
   if (after == AfterRequest::kCloseAndDrain) {
     stream.ShutdownAndDrain(options_.drain_time, options_.drain_bytes);
   } else {
+    stream.SendCloseNotify();
     ::shutdown(socket, SHUT_RDWR);
   }
   ::close(socket);

@@ -62,6 +62,9 @@ struct IngressServerOptions {
   // spent discarding what the client still sends before the socket closes.
   absl::Duration drain_time = absl::Seconds(1);
   size_t drain_bytes = 256 * 1024;
+  // Serves HTTPS with this context when set; owned by the caller and
+  // outliving the server.
+  SSL_CTX* tls = nullptr;
 };
 
 class IngressServer : public httplib::Server {
@@ -73,9 +76,14 @@ class IngressServer : public httplib::Server {
   // headers broke a limit. It writes the whole response with
   // ConnectionStream::WriteAll and logs it. The connection then closes.
   using LimitHandler = std::function<void(ConnectionStream&, StreamLimit)>;
+  // Called on the connection's thread when a TLS handshake fails, with the
+  // reason. The connection then closes without a response.
+  using HandshakeFailureHandler =
+      std::function<void(ConnectionStream&, const std::string&)>;
 
   IngressServer(IngressServerOptions options, HeadersHandler on_headers,
-                LimitHandler on_limit);
+                LimitHandler on_limit,
+                HandshakeFailureHandler on_handshake_failure = nullptr);
 
  private:
   enum class AfterRequest { kKeepAlive, kClose, kCloseAndDrain };
@@ -91,6 +99,7 @@ class IngressServer : public httplib::Server {
   const IngressServerOptions options_;
   const HeadersHandler on_headers_;
   const LimitHandler on_limit_;
+  const HandshakeFailureHandler on_handshake_failure_;
 };
 
 }  // namespace paymento::bridge

@@ -117,6 +117,12 @@ Metrics::Metrics(absl::string_view version, absl::Time start_time)
       quarantined_(CounterFamily(
           *registry_, "paymento_bridge_quarantined_requests_total",
           "Verified requests kept in quarantine, by kind of reason.")),
+      tls_handshake_failures_(
+          CounterFamily(*registry_,
+                        "paymento_bridge_tls_handshake_failures_total",
+                        "HTTPS connections closed because the TLS handshake "
+                        "failed or timed out.")
+              .Add({})),
       open_streams_(GaugeFamily(*registry_, "paymento_bridge_open_streams",
                                 "Open Subscribe streams, by kind.")),
       open_tail_streams_(open_streams_.Add({{"kind", "tail"}})),
@@ -163,6 +169,10 @@ Metrics::Metrics(absl::string_view version, absl::Time start_time)
               "Always 1; the version label names the running build.")
       .Add({{"version", std::string(version)}})
       .Set(1);
+}
+
+void Metrics::CountTlsHandshakeFailure() {
+  tls_handshake_failures_.Increment();
 }
 
 void Metrics::CountRequest(absl::string_view route, int status,

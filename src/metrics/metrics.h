@@ -63,6 +63,9 @@ class Metrics {
   void CountRequest(absl::string_view route, int status,
                     absl::string_view outcome, absl::string_view event_type);
 
+  // Counts an HTTPS connection closed because its TLS handshake failed.
+  void CountTlsHandshakeFailure();
+
   // Counts a request whose signature verified, by scheme (body, header,
   // gateway_body) and by the fingerprint of the secret that matched.
   void CountVerification(absl::string_view scheme,
@@ -110,6 +113,7 @@ class Metrics {
   prometheus::Histogram& commit_seconds_;
   prometheus::Histogram& commit_batch_events_;
   prometheus::Family<prometheus::Counter>& quarantined_;
+  prometheus::Counter& tls_handshake_failures_;
   prometheus::Family<prometheus::Gauge>& open_streams_;
   prometheus::Gauge& open_tail_streams_;
   prometheus::Gauge& open_durable_streams_;

@@ -166,6 +166,26 @@ TEST_F(ConfigErrorsTest, EachErrorStopsWithOneClearLine) {
       {"certificate without key",
        ServeArgs({"--grpc-tls-cert=" + certificates_.server_certificate}),
        secret, 2, "--grpc-tls-cert and --grpc-tls-key must be set together"},
+      {"ingress key without certificate",
+       ServeArgs({"--tls-key=" + certificates_.server_key}), secret, 2,
+       "--tls-cert and --tls-key must be set together"},
+      {"missing ingress certificate",
+       ServeArgs({"--tls-cert=" + directory_ + "/absent.pem",
+                  "--tls-key=" + certificates_.server_key}),
+       secret, 2,
+       "cannot read --tls-cert " + directory_ +
+           "/absent.pem: No such file or directory"},
+      {"unreadable ingress key",
+       ServeArgs({"--tls-cert=" + certificates_.server_certificate,
+                  "--tls-key=" + garbage_key_}),
+       secret, 2, "invalid --tls-key " + garbage_key_},
+      {"ingress key of another certificate",
+       ServeArgs({"--tls-cert=" + certificates_.server_certificate,
+                  "--tls-key=" + certificates_.other_key}),
+       secret, 2,
+       "--tls-key " + certificates_.other_key +
+           " does not match the certificate in --tls-cert " +
+           certificates_.server_certificate},
   };
 
   for (const ConfigErrorCase& test : cases) {

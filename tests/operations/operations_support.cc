@@ -71,6 +71,11 @@ BridgeOptions OperationsOptions() {
 httplib::Result PostSigned(const BridgeProcess& bridge,
                            const std::string& body) {
   httplib::Client client(bridge.http_base());
+  return PostSignedWith(client, body);
+}
+
+httplib::Result PostSignedWith(httplib::Client& client,
+                               const std::string& body) {
   client.set_read_timeout(10);
   httplib::Headers headers = {
       {"X-Paymento-Signature", HmacSha256Hex(kWebhookSecret, body)}};

@@ -28,6 +28,9 @@ BridgeOptions OperationsOptions();
 // Posts `body` to the webhook path, signed with kWebhookSecret.
 httplib::Result PostSigned(const BridgeProcess& bridge,
                            const std::string& body);
+// The same through `client`, which may be an HTTPS client.
+httplib::Result PostSignedWith(httplib::Client& client,
+                               const std::string& body);
 // Posts a signed sample event of `type` with id `id`.
 httplib::Result PostEvent(const BridgeProcess& bridge, const std::string& type,
                           const std::string& id);

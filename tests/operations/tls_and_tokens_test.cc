@@ -135,6 +135,43 @@ TEST_F(TlsTest, CommandLineClientConnectsWithTls) {
   EXPECT_EQ(code, 1) << output;
 }
 
+constexpr char kOpenGrpcWarning[] =
+    "gRPC listens beyond loopback without TLS or a client token";
+
+// Starts the bridge with gRPC on every address and returns its output.
+std::string OutputWithGrpcOnEveryAddress(BridgeOptions options) {
+  options.extra_args.push_back("--grpc-listen=0.0.0.0:0");
+  BridgeProcess bridge(options);
+  absl::Status started = bridge.Start();
+  EXPECT_TRUE(started.ok()) << started << bridge.Output();
+  return bridge.Output();
+}
+
+TEST_F(TlsTest, OpenGrpcAddressWarnsOnlyWithoutTlsOrToken) {
+  std::string open = OutputWithGrpcOnEveryAddress(OperationsOptions());
+  EXPECT_TRUE(absl::StrContains(open, kOpenGrpcWarning)) << open;
+  EXPECT_TRUE(absl::StrContains(open, "grpc_listen=0.0.0.0:")) << open;
+
+  BridgeOptions with_token = OperationsOptions();
+  with_token.environment["PAYMENTO_BRIDGE_GRPC_TOKEN"] = kClientToken;
+  std::string tokened = OutputWithGrpcOnEveryAddress(with_token);
+  EXPECT_TRUE(absl::StrContains(tokened, "paymento-bridge started"));
+  EXPECT_FALSE(absl::StrContains(tokened, kOpenGrpcWarning)) << tokened;
+
+  std::string tls = OutputWithGrpcOnEveryAddress(TlsOptions(false));
+  EXPECT_TRUE(absl::StrContains(tls, "paymento-bridge started"));
+  EXPECT_FALSE(absl::StrContains(tls, kOpenGrpcWarning)) << tls;
+
+  std::string loopback;
+  {
+    BridgeProcess bridge(OperationsOptions());
+    ASSERT_TRUE(bridge.Start().ok()) << bridge.Output();
+    loopback = bridge.Output();
+  }
+  EXPECT_TRUE(absl::StrContains(loopback, "paymento-bridge started"));
+  EXPECT_FALSE(absl::StrContains(loopback, kOpenGrpcWarning)) << loopback;
+}
+
 class TokenTest : public ::testing::Test {
  protected:
   void StartWith(const std::map<std::string, std::string>& tokens) {
