@@ -243,7 +243,9 @@ absl::StatusOr<std::unique_ptr<BridgeServer>> BridgeServer::Start(
       absl::StrCat("--http-listen=127.0.0.1:", endpoints.http_port),
       absl::StrCat("--grpc-listen=127.0.0.1:", endpoints.grpc_port),
       absl::StrCat("--admin-listen=127.0.0.1:", endpoints.admin_port),
-      absl::StrCat("--store=sqlite://", launch.store_path),
+      launch.store_url.empty()
+          ? absl::StrCat("--store=sqlite://", launch.store_path)
+          : absl::StrCat("--store=", launch.store_url),
   };
   args.insert(args.end(), launch.extra_args.begin(), launch.extra_args.end());
   absl::StatusOr<std::unique_ptr<ChildProcess>> process = ChildProcess::Start(

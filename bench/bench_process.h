@@ -91,6 +91,8 @@ struct BridgeLaunch {
   std::string binary;
   // The SQLite file; the bridge creates it when missing.
   std::string store_path;
+  // A --store URL used instead of store_path when set.
+  std::string store_url;
   std::string log_path;
   std::string webhook_secret;
   std::vector<std::string> extra_args;

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -46,44 +47,86 @@ ClosedLoopOptions LoadOptions(const BenchConfig& config, int port) {
   return options;
 }
 
-// Runs the closed loop against the server `pid` listening on `port`.
-absl::StatusOr<IngressRun> Measure(const BenchConfig& config, pid_t pid,
-                                   int port, int run) {
+// A server under load: its process, for the CPU time, and its port.
+struct Target {
+  pid_t pid = 0;
+  int port = 0;
+};
+
+// Adds the figures of one closed loop, with `cpu_seconds` of server CPU,
+// to the sums in `total`.
+void AddLoad(const HttpLoadResult& load, double cpu_seconds,
+             IngressRun& total, int64_t& accepted, int64_t& sent,
+             std::vector<int64_t>& latencies) {
+  total.accepted_per_second +=
+      static_cast<double>(load.accepted) / load.window_seconds;
+  total.server_cpu_per_1000 += cpu_seconds;
+  total.client_cpu_per_1000 += load.client_cpu_seconds;
+  total.problems += load.unexpected + load.connection_errors;
+  accepted += load.accepted;
+  sent += load.sent;
+  latencies.insert(latencies.end(), load.latencies_ns.begin(),
+                   load.latencies_ns.end());
+  if (load.unexpected + load.connection_errors > 0) {
+    std::cerr << "ingress: " << load.unexpected + load.connection_errors
+              << " requests without the response 200 {\"received\":true}; "
+                 "first: "
+              << load.first_problem << "\n";
+  }
+}
+
+// Runs the closed loop against `targets` at once, with the connections
+// split evenly between them.
+absl::StatusOr<IngressRun> Measure(const BenchConfig& config,
+                                   const std::vector<Target>& targets,
+                                   int run) {
   SignedWebhooks webhooks(absl::Now());
-  RequestBuilder build = [&webhooks, run](int64_t index, int64_t) {
-    return webhooks.Request(absl::StrFormat("evt_bench_%d_%010d", run, index));
-  };
-  ClosedLoopOptions options = LoadOptions(config, port);
-  options.opening_request = [&webhooks, run](int connection) {
-    return webhooks.Request(
-        absl::StrFormat("evt_bench_open_%d_%02d", run, connection));
-  };
-  double cpu_start = 0;
-  double cpu_end = 0;
-  absl::StatusOr<HttpLoadResult> load = RunClosedLoop(
-      options, build,
-      [&] { cpu_start = ProcessCpuSeconds(pid); },
-      [&] { cpu_end = ProcessCpuSeconds(pid); });
-  if (!load.ok()) return load.status();
-  if (load->accepted == 0) {
-    return absl::InternalError(absl::StrCat(
-        "no request was accepted; first problem: ", load->first_problem));
+  const int count = static_cast<int>(targets.size());
+  std::vector<absl::StatusOr<HttpLoadResult>> loads(
+      count, absl::UnknownError("not run"));
+  std::vector<double> cpu_start(count, 0);
+  std::vector<double> cpu_end(count, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < count; ++t) {
+    threads.emplace_back([&, t] {
+      RequestBuilder build = [&webhooks, run, t](int64_t index, int64_t) {
+        return webhooks.Request(
+            absl::StrFormat("evt_bench_%d_%d_%010d", run, t, index));
+      };
+      ClosedLoopOptions options = LoadOptions(config, targets[t].port);
+      options.connections = kConnections / count;
+      options.opening_request = [&webhooks, run, t](int connection) {
+        return webhooks.Request(
+            absl::StrFormat("evt_bench_open_%d_%d_%02d", run, t, connection));
+      };
+      pid_t pid = targets[t].pid;
+      loads[t] = RunClosedLoop(
+          options, build, [&, pid] { cpu_start[t] = ProcessCpuSeconds(pid); },
+          [&, pid] { cpu_end[t] = ProcessCpuSeconds(pid); });
+    });
   }
+  for (std::thread& thread : threads) thread.join();
+
   IngressRun result;
-  result.accepted_per_second =
-      static_cast<double>(load->accepted) / load->window_seconds;
-  result.p50_ns = static_cast<double>(Percentile(load->latencies_ns, 0.50));
-  result.p99_ns = static_cast<double>(Percentile(load->latencies_ns, 0.99));
-  result.server_cpu_per_1000 =
-      (cpu_end - cpu_start) / static_cast<double>(load->accepted) * 1000;
-  result.client_cpu_per_1000 = load->client_cpu_seconds /
-                               static_cast<double>(load->sent) * 1000;
-  result.problems = load->unexpected + load->connection_errors;
-  if (result.problems > 0) {
-    std::cerr << "ingress: " << result.problems
-              << " requests without the response 200 {\"received\":true}; first: "
-              << load->first_problem << "\n";
+  int64_t accepted = 0;
+  int64_t sent = 0;
+  std::vector<int64_t> latencies;
+  for (int t = 0; t < count; ++t) {
+    if (!loads[t].ok()) return loads[t].status();
+    AddLoad(*loads[t], cpu_end[t] - cpu_start[t], result, accepted, sent,
+            latencies);
   }
+  if (accepted == 0) {
+    return absl::InternalError(absl::StrCat(
+        "no request was accepted; first problem: ", loads[0]->first_problem));
+  }
+  result.p50_ns = static_cast<double>(Percentile(latencies, 0.50));
+  result.p99_ns = static_cast<double>(Percentile(latencies, 0.99));
+  // The sums of CPU seconds become seconds per 1,000 requests.
+  result.server_cpu_per_1000 =
+      result.server_cpu_per_1000 / static_cast<double>(accepted) * 1000;
+  result.client_cpu_per_1000 =
+      result.client_cpu_per_1000 / static_cast<double>(sent) * 1000;
   return result;
 }
 
@@ -91,12 +134,16 @@ absl::StatusOr<IngressRun> RunBridge(const BenchConfig& config, int run) {
   absl::StatusOr<std::unique_ptr<TempDirectory>> directory =
       TempDirectory::Create(config.keep_temp);
   if (!directory.ok()) return directory.status();
-  absl::StatusOr<std::unique_ptr<BridgeServer>> bridge =
-      StartBridgeIn(config, (*directory)->path());
-  if (!bridge.ok()) return bridge.status();
-  absl::StatusOr<IngressRun> result = Measure(
-      config, (*bridge)->pid(), (*bridge)->endpoints().http_port, run);
-  absl::Status stopped = (*bridge)->Stop();
+  absl::StatusOr<std::unique_ptr<Deployment>> deployment =
+      Deployment::Start(config, (*directory)->path());
+  if (!deployment.ok()) return deployment.status();
+  std::vector<Target> targets;
+  for (int i = 0; i < (*deployment)->size(); ++i) {
+    BridgeServer& bridge = (*deployment)->bridge(i);
+    targets.push_back({bridge.pid(), bridge.endpoints().http_port});
+  }
+  absl::StatusOr<IngressRun> result = Measure(config, targets, run);
+  absl::Status stopped = (*deployment)->Stop();
   if (!result.ok()) return result.status();
   if (!stopped.ok()) return stopped;
   return result;
@@ -112,7 +159,7 @@ absl::StatusOr<IngressRun> RunBare(const BenchConfig& config, int run) {
                       (*directory)->path() + "/bare.log", &port);
   if (!bare.ok()) return bare.status();
   absl::StatusOr<IngressRun> result =
-      Measure(config, (*bare)->pid(), port, run);
+      Measure(config, {{(*bare)->pid(), port}}, run);
   (*bare)->Stop();
   return result;
 }
@@ -120,6 +167,7 @@ absl::StatusOr<IngressRun> RunBare(const BenchConfig& config, int run) {
 }  // namespace
 
 absl::Status RunIngressScenario(const BenchConfig& config) {
+  const std::string scenario = RowScenario(kScenario, config);
   std::vector<double> rate, p50, p99, cpu, client_cpu;
   std::vector<double> bare_rate, bare_p50, bare_p99, bare_cpu;
   int64_t problems = 0;
@@ -149,31 +197,31 @@ absl::Status RunIngressScenario(const BenchConfig& config) {
 
   double median_rate = Median(rate);
   double median_bare = Median(bare_rate);
-  PrintRow({kScenario, "accepted webhooks/s (fsync'd)",
+  PrintRow({scenario, "accepted webhooks/s (fsync'd)",
             FormatCount(median_rate), ">= 20,000"});
-  PrintRow({kScenario, "latency p50",
+  PrintRow({scenario, "latency p50",
             FormatMilliseconds(static_cast<int64_t>(Median(p50))), "-"});
-  PrintRow({kScenario, "latency p99",
+  PrintRow({scenario, "latency p99",
             FormatMilliseconds(static_cast<int64_t>(Median(p99))), "-"});
-  PrintRow({kScenario, "bridge CPU s per 1,000 webhooks",
+  PrintRow({scenario, "bridge CPU s per 1,000 webhooks",
             absl::StrFormat("%.3f", Median(cpu)), "-"});
-  PrintRow({kScenario, "bare httplib requests/s", FormatCount(median_bare),
+  PrintRow({scenario, "bare httplib requests/s", FormatCount(median_bare),
             "-"});
-  PrintRow({kScenario, "bare httplib p50 / p99",
+  PrintRow({scenario, "bare httplib p50 / p99",
             absl::StrCat(
                 FormatMilliseconds(static_cast<int64_t>(Median(bare_p50))),
                 " / ",
                 FormatMilliseconds(static_cast<int64_t>(Median(bare_p99)))),
             "-"});
-  PrintRow({kScenario, "bare httplib CPU s per 1,000 requests",
+  PrintRow({scenario, "bare httplib CPU s per 1,000 requests",
             absl::StrFormat("%.3f", Median(bare_cpu)), "-"});
-  PrintRow({kScenario, "bridge / bare",
+  PrintRow({scenario, "bridge / bare",
             absl::StrFormat("%.0f%%", 100 * median_rate / median_bare),
             ">= 60%"});
-  PrintRow({kScenario, "load client CPU s per 1,000 requests",
+  PrintRow({scenario, "load client CPU s per 1,000 requests",
             absl::StrFormat("%.3f", Median(client_cpu)), "-"});
   if (problems > 0) {
-    PrintRow({kScenario, "responses other than 200 (all runs)",
+    PrintRow({scenario, "responses other than 200 (all runs)",
               FormatCount(static_cast<double>(problems)), "0"});
   }
   return absl::OkStatus();

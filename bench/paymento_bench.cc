@@ -8,6 +8,7 @@
 // Usage:
 //   paymento-bench --scenario=ingress --bridge=build/paymento-bridge
 //       --bare_server=build/bare-httplib-server [--smoke] [--runs=3]
+//       [--postgres_url=postgres://... [--replicas=2]]
 #include <signal.h>
 
 #include <cstdio>
@@ -35,6 +36,12 @@ ABSL_FLAG(int, runs, 3,
           "runs per scenario; the figures are medians over them");
 ABSL_FLAG(int, client_threads, 1,
           "threads of the HTTP load client in the ingress scenario");
+ABSL_FLAG(std::string, postgres_url, "",
+          "PostgreSQL server for the ingress and end-to-end scenarios, as a "
+          "store URL; each run creates and drops a schema of its own");
+ABSL_FLAG(int, replicas, 1,
+          "bridge processes sharing the PostgreSQL store (with "
+          "--postgres_url)");
 ABSL_FLAG(bool, keep_temp, false,
           "keep the temporary stores and logs instead of deleting them");
 
@@ -80,6 +87,8 @@ int main(int argc, char** argv) {
   config.runs = absl::GetFlag(FLAGS_runs);
   config.client_threads = absl::GetFlag(FLAGS_client_threads);
   config.keep_temp = absl::GetFlag(FLAGS_keep_temp);
+  config.postgres_url = absl::GetFlag(FLAGS_postgres_url);
+  config.replicas = absl::GetFlag(FLAGS_replicas);
   if (config.bridge_binary.empty() && name != "disk") {
     std::cerr << "paymento-bench: missing --bridge: give the path of the "
                  "paymento-bridge binary\n";
@@ -88,6 +97,18 @@ int main(int argc, char** argv) {
   if (config.bare_server_binary.empty() && name == "ingress") {
     std::cerr << "paymento-bench: missing --bare_server: the ingress "
                  "scenario needs the bare-httplib-server binary\n";
+    return 2;
+  }
+  if (!config.postgres_url.empty() && name != "ingress" &&
+      name != "end-to-end") {
+    std::cerr << "paymento-bench: --postgres_url applies to the ingress and "
+                 "end-to-end scenarios only, not \"" << name << "\"\n";
+    return 2;
+  }
+  if (config.replicas < 1 || config.replicas > 8 ||
+      (config.replicas > 1 && config.postgres_url.empty())) {
+    std::cerr << "paymento-bench: invalid --replicas: use 1 to 8, and more "
+                 "than 1 only with --postgres_url\n";
     return 2;
   }
   if (config.runs < 1 || config.client_threads < 1) {

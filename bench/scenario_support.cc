@@ -3,11 +3,96 @@
 #include <grpcpp/grpcpp.h>
 
 #include <httplib.h>
+#include <unistd.h>
 
+#include <iostream>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "src/store/postgres_connection.h"
+#include "src/store/postgres_store_options.h"
 #include "src/verification/signature_verifier.h"
 
 namespace paymento::bridge::bench {
+namespace {
+
+// Runs `sql` on the server `url` names, in a session of its own.
+absl::Status ExecuteOnServer(const std::string& url, const std::string& sql) {
+  absl::StatusOr<PostgresStoreUrl> parsed = ParsePostgresStoreUrl(url);
+  if (!parsed.ok()) return parsed.status();
+  absl::StatusOr<std::unique_ptr<PostgresConnection>> connection =
+      PostgresConnection::Connect({parsed->libpq_url, parsed->password});
+  if (!connection.ok()) return connection.status();
+  return (*connection)->ExecuteScript(sql);
+}
+
+}  // namespace
+
+std::string StoreLabel(const BenchConfig& config) {
+  if (config.postgres_url.empty()) return "sqlite";
+  return absl::StrCat("postgres, ", config.replicas,
+                      config.replicas == 1 ? " replica" : " replicas");
+}
+
+std::string RowScenario(const char* base, const BenchConfig& config) {
+  if (config.postgres_url.empty()) return base;
+  return absl::StrCat(base, " (", StoreLabel(config), ")");
+}
+
+absl::StatusOr<std::unique_ptr<Deployment>> Deployment::Start(
+    const BenchConfig& config, const std::string& directory) {
+  BridgeLaunch launch;
+  launch.binary = config.bridge_binary;
+  launch.store_path = directory + "/events.db";
+  launch.webhook_secret = kBenchSecret;
+  std::string schema;
+  if (!config.postgres_url.empty()) {
+    // Only digits and underscores follow the prefix, so the name needs no
+    // quoting beyond the double quotes.
+    schema = absl::StrCat("bench_", getpid(), "_",
+                          absl::ToUnixMicros(absl::Now()));
+    absl::Status created = ExecuteOnServer(
+        config.postgres_url, absl::StrCat("CREATE SCHEMA \"", schema, "\""));
+    if (!created.ok()) return created;
+    launch.store_url = absl::StrCat(
+        config.postgres_url,
+        absl::StrContains(config.postgres_url, "?") ? "&" : "?",
+        "options=-csearch_path%3D", schema);
+  }
+  std::unique_ptr<Deployment> deployment(
+      new Deployment(config.postgres_url, schema));
+  int replicas = config.postgres_url.empty() ? 1 : config.replicas;
+  for (int i = 0; i < replicas; ++i) {
+    launch.log_path = absl::StrCat(directory, "/bridge-", i, ".log");
+    absl::StatusOr<std::unique_ptr<BridgeServer>> bridge =
+        BridgeServer::Start(launch);
+    if (!bridge.ok()) return bridge.status();
+    deployment->bridges_.push_back(*std::move(bridge));
+  }
+  return deployment;
+}
+
+absl::Status Deployment::Stop() {
+  absl::Status first;
+  for (std::unique_ptr<BridgeServer>& bridge : bridges_) {
+    absl::Status stopped = bridge->Stop();
+    if (first.ok()) first = stopped;
+  }
+  bridges_.clear();
+  return first;
+}
+
+Deployment::~Deployment() {
+  bridges_.clear();
+  if (schema_.empty()) return;
+  absl::Status dropped = ExecuteOnServer(
+      postgres_url_, absl::StrCat("DROP SCHEMA \"", schema_, "\" CASCADE"));
+  if (!dropped.ok()) {
+    std::cerr << "paymento-bench: cannot drop schema " << schema_ << ": "
+              << dropped.message() << "\n";
+  }
+}
 
 absl::StatusOr<std::unique_ptr<BridgeServer>> StartBridgeIn(
     const BenchConfig& config, const std::string& directory) {

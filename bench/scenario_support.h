@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -21,6 +22,30 @@ namespace paymento::bridge::bench {
 // missing), logging to `directory`/bridge.log.
 absl::StatusOr<std::unique_ptr<BridgeServer>> StartBridgeIn(
     const BenchConfig& config, const std::string& directory);
+
+// The bridges of one run: one on the SQLite file `directory`/events.db, or
+// config.replicas processes sharing a new schema on config.postgres_url.
+class Deployment {
+ public:
+  static absl::StatusOr<std::unique_ptr<Deployment>> Start(
+      const BenchConfig& config, const std::string& directory);
+  // Stops the bridges that still run and drops the schema.
+  ~Deployment();
+
+  int size() const { return static_cast<int>(bridges_.size()); }
+  BridgeServer& bridge(int index) { return *bridges_[index]; }
+  // Stops every bridge with SIGTERM; returns the first error.
+  absl::Status Stop();
+
+ private:
+  Deployment(std::string postgres_url, std::string schema)
+      : postgres_url_(std::move(postgres_url)), schema_(std::move(schema)) {}
+
+  std::string postgres_url_;
+  // Empty on SQLite.
+  std::string schema_;
+  std::vector<std::unique_ptr<BridgeServer>> bridges_;
+};
 
 // Returns a stub on a channel with its own TCP connection. Without the
 // local subchannel pool, gRPC shares one connection between channels to

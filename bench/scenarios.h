@@ -20,7 +20,19 @@ struct BenchConfig {
   int client_threads = 1;
   // Kept for inspection instead of being deleted after each run.
   bool keep_temp = false;
+  // A PostgreSQL server for the ingress and end-to-end scenarios; empty
+  // means SQLite. Each run uses a new schema, dropped afterwards.
+  std::string postgres_url;
+  // Bridge processes sharing the PostgreSQL store.
+  int replicas = 1;
 };
+
+// The store the scenarios run on, as result rows name it: "sqlite", or
+// "postgres" with the number of replicas.
+std::string StoreLabel(const BenchConfig& config);
+// The scenario's name in result rows: `base` on SQLite, and `base` with
+// StoreLabel in parentheses on PostgreSQL.
+std::string RowScenario(const char* base, const BenchConfig& config);
 
 // fsync latency of the temporary directory's file system: the floor under
 // every durable figure.

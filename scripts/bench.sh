@@ -5,13 +5,19 @@
 # run.
 #
 # Usage: scripts/bench.sh [--smoke] [--runs=N] [--scenario=NAME]...
-#                         [--build-dir=DIR]
+#                         [--build-dir=DIR] [--postgres[=URL]]
 #   --smoke          every scenario scaled down to about a second, one run
 #   --runs=N         runs per scenario; figures are medians (default 3)
 #   --scenario=NAME  run only NAME (repeatable): disk, ingress, end-to-end,
 #                    durable, replay, idle-streams
 #   --build-dir=DIR  use the binaries already built in DIR instead of
 #                    building; PAYMENTO_BENCH_BUILD_DIR sets it too
+#   --postgres[=URL] run the ingress and end-to-end scenarios on PostgreSQL
+#                    instead of SQLite, once with one bridge replica and
+#                    once with two. Without URL: the server in
+#                    PAYMENTO_BRIDGE_TEST_POSTGRES_URL when set, else a
+#                    throwaway server from scripts/test-postgres.sh. Each
+#                    run uses a schema of its own and drops it.
 #
 # Temporary stores go under $TMPDIR (default /tmp); the full replay scenario
 # needs about 2 GB there. Progress goes to stderr, the table to stdout.
@@ -21,6 +27,8 @@ cd "$(dirname "$0")/.."
 smoke=0
 runs=3
 build_dir="${PAYMENTO_BENCH_BUILD_DIR:-}"
+postgres=0
+postgres_url=""
 scenarios=()
 for arg in "$@"; do
   case "$arg" in
@@ -28,6 +36,8 @@ for arg in "$@"; do
     --runs=*) runs="${arg#--runs=}" ;;
     --scenario=*) scenarios+=("${arg#--scenario=}") ;;
     --build-dir=*) build_dir="${arg#--build-dir=}" ;;
+    --postgres) postgres=1 ;;
+    --postgres=*) postgres=1; postgres_url="${arg#--postgres=}" ;;
     -h|--help)
       awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
       exit 0
@@ -39,7 +49,11 @@ for arg in "$@"; do
   esac
 done
 if [[ ${#scenarios[@]} -eq 0 ]]; then
-  scenarios=(disk ingress end-to-end durable replay idle-streams)
+  if [[ $postgres -eq 1 ]]; then
+    scenarios=(ingress end-to-end)
+  else
+    scenarios=(disk ingress end-to-end durable replay idle-streams)
+  fi
 fi
 
 if [[ -z "$build_dir" ]]; then
@@ -68,20 +82,56 @@ else
   bench_args+=("--runs=$runs")
 fi
 
+pg_dir=""
 rows=$(mktemp)
-trap 'rm -f "$rows" "$rows.out"' EXIT
+cleanup() {
+  rm -f "$rows" "$rows.out"
+  if [[ -n $pg_dir ]]; then
+    scripts/test-postgres.sh stop "$pg_dir" >&2 || true
+  fi
+}
+trap cleanup EXIT
+
+# Each deployment is a list of extra paymento-bench arguments.
+deployments=("")
+if [[ $postgres -eq 1 ]]; then
+  for scenario in "${scenarios[@]}"; do
+    if [[ $scenario != ingress && $scenario != end-to-end ]]; then
+      echo "bench.sh: --postgres runs only the ingress and end-to-end" \
+        "scenarios, not $scenario" >&2
+      exit 2
+    fi
+  done
+  if [[ -z $postgres_url ]]; then
+    postgres_url="${PAYMENTO_BRIDGE_TEST_POSTGRES_URL:-}"
+  fi
+  if [[ -z $postgres_url ]]; then
+    pg_dir=$(mktemp -d)
+    scripts/test-postgres.sh start "$pg_dir" >&2
+    # shellcheck disable=SC1091
+    source "$pg_dir/env"
+    postgres_url=$PAYMENTO_BRIDGE_TEST_POSTGRES_URL
+  fi
+  deployments=("--postgres_url=$postgres_url --replicas=1"
+               "--postgres_url=$postgres_url --replicas=2")
+fi
+
 failed=()
 for scenario in "${scenarios[@]}"; do
-  echo "bench.sh: running $scenario" >&2
-  start=$SECONDS
-  if ! "$build_dir/paymento-bench" "--scenario=$scenario" "${bench_args[@]}" \
-      >"$rows.out"; then
-    failed+=("$scenario")
-    printf 'ROW\t%s\tscenario\tfailed (see the messages above)\t-\n' \
-      "$scenario" >>"$rows.out"
-  fi
-  grep '^ROW' "$rows.out" >>"$rows" || true
-  echo "bench.sh: $scenario took $((SECONDS - start)) s" >&2
+  for deployment in "${deployments[@]}"; do
+    # The URL may hold a password: only the replica count is printed.
+    echo "bench.sh: running $scenario ${deployment##* }" >&2
+    start=$SECONDS
+    # shellcheck disable=SC2086
+    if ! "$build_dir/paymento-bench" "--scenario=$scenario" \
+        "${bench_args[@]}" $deployment >"$rows.out"; then
+      failed+=("$scenario")
+      printf 'ROW\t%s\tscenario\tfailed (see the messages above)\t-\n' \
+        "$scenario" >>"$rows.out"
+    fi
+    grep '^ROW' "$rows.out" >>"$rows" || true
+    echo "bench.sh: $scenario took $((SECONDS - start)) s" >&2
+  done
 done
 rm -f "$rows.out"
 
