@@ -25,6 +25,24 @@ constexpr Oid kTextOid = 25;
 constexpr Oid kTimestampOid = 1114;
 constexpr Oid kTimestamptzOid = 1184;
 
+// The array type of each element type that PgParam::Array takes, from
+// PostgreSQL's catalog pg_type (typarray).
+Oid ArrayTypeOf(Oid element) {
+  switch (element) {
+    case kBoolOid:
+      return 1000;
+    case kByteaOid:
+      return 1001;
+    case kInt8Oid:
+      return 1016;
+    case kTextOid:
+      return 1009;
+    case kTimestamptzOid:
+      return 1185;
+  }
+  return 0;
+}
+
 // Binary timestamps count microseconds from 2000-01-01 00:00:00 UTC.
 constexpr int64_t kPostgresEpochUnixMicros = 946684800LL * 1000000;
 
@@ -120,6 +138,31 @@ PgParam PgParam::Timestamp(absl::Time value) {
 PgParam PgParam::TimestampOrNull(absl::Time value) {
   if (value == absl::UnixEpoch()) return PgParam(kTimestamptzOid, "", true);
   return Timestamp(value);
+}
+
+PgParam PgParam::Array(const std::vector<PgParam>& elements) {
+  // The binary array format: dimensions, a has-NULLs flag, the element
+  // type, then the length and lower bound of the one dimension, then each
+  // element's length (-1 for NULL) and bytes.
+  Oid element = elements.empty() ? kTextOid : elements.front().type();
+  bool has_null = false;
+  std::string items;
+  for (const PgParam& item : elements) {
+    if (item.is_null()) {
+      has_null = true;
+      items += BigEndian(0xFFFFFFFFu, 4);
+      continue;
+    }
+    items += BigEndian(item.bytes().size(), 4);
+    items += item.bytes();
+  }
+  std::string bytes = BigEndian(1, 4);
+  bytes += BigEndian(has_null ? 1 : 0, 4);
+  bytes += BigEndian(element, 4);
+  bytes += BigEndian(elements.size(), 4);
+  bytes += BigEndian(1, 4);
+  bytes += items;
+  return PgParam(ArrayTypeOf(element), std::move(bytes));
 }
 
 int64_t PgResult::affected_rows() const {

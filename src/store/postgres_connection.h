@@ -38,6 +38,10 @@ class PgParam {
   // A timestamptz that is NULL when `value` is absl::UnixEpoch(), the
   // "never" of DeliveryRecord.
   static PgParam TimestampOrNull(absl::Time value);
+  // A one-dimensional array of `elements`, which must all have the same
+  // type: int8, bool, text, bytea or timestamptz. An empty array is sent
+  // as text[].
+  static PgParam Array(const std::vector<PgParam>& elements);
 
   Oid type() const { return type_; }
   bool is_null() const { return is_null_; }

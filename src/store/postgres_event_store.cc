@@ -276,9 +276,34 @@ absl::StatusOr<int64_t> PostgresEventStore::AppendEvents(
   }
   int64_t first = locked->Int64(0, 0) + 1;
   int64_t next = first;
-  for (PendingAppend& pending : batch) {
+  // With more than one event, the new ones are inserted in one statement,
+  // and only ids already stored or repeated in the batch take a round trip
+  // each, through AppendOne, which separates duplicates from conflicts.
+  std::vector<PendingAppend*> one_by_one;
+  if (batch.size() > 1) {
+    absl::StatusOr<std::set<std::string>> stored = StoredIds(batch);
+    if (!stored.ok()) return stored.status();
+    std::set<std::string> seen;
+    std::vector<PendingAppend*> fresh;
+    for (PendingAppend& pending : batch) {
+      const std::string& id = pending.event.id();
+      if (stored->count(id) > 0 || !seen.insert(id).second) {
+        one_by_one.push_back(&pending);
+      } else {
+        fresh.push_back(&pending);
+      }
+    }
+    if (!fresh.empty()) {
+      absl::Status appended = AppendFresh(fresh, next);
+      if (!appended.ok()) return appended;
+      next += static_cast<int64_t>(fresh.size());
+    }
+  } else {
+    for (PendingAppend& pending : batch) one_by_one.push_back(&pending);
+  }
+  for (PendingAppend* pending : one_by_one) {
     bool stored = false;
-    absl::Status appended = AppendOne(pending, next, &stored);
+    absl::Status appended = AppendOne(*pending, next, &stored);
     if (!appended.ok()) return appended;
     if (stored) ++next;
   }
@@ -302,6 +327,80 @@ absl::StatusOr<int64_t> PostgresEventStore::AppendEvents(
                                    PgParam::Text(absl::StrCat(last))});
   if (!notified.ok()) return notified.status();
   return last;
+}
+
+absl::StatusOr<std::set<std::string>> PostgresEventStore::StoredIds(
+    const std::vector<PendingAppend>& batch) {
+  std::vector<PgParam> ids;
+  ids.reserve(batch.size());
+  for (const PendingAppend& pending : batch) {
+    ids.push_back(PgParam::Text(pending.event.id()));
+  }
+  absl::StatusOr<PgResult> rows = writer_->Execute(
+      "SELECT event_id FROM event_ids WHERE event_id = ANY($1)",
+      {PgParam::Array(ids)});
+  if (!rows.ok()) return rows.status();
+  std::set<std::string> stored;
+  for (int row = 0; row < rows->rows(); ++row) {
+    stored.emplace(rows->Bytes(row, 0));
+  }
+  return stored;
+}
+
+absl::Status PostgresEventStore::AppendFresh(
+    const std::vector<PendingAppend*>& fresh, int64_t first) {
+  std::vector<PgParam> ids, sequences, hashes, times, types, emails, links,
+      blobs;
+  int64_t sequence = first;
+  for (PendingAppend* pending : fresh) {
+    v1::Event& event = pending->event;
+    event.set_sequence(sequence);
+    std::string blob;
+    event.SerializeToString(&blob);
+    ids.push_back(PgParam::Text(event.id()));
+    sequences.push_back(PgParam::Int64(sequence));
+    hashes.push_back(PgParam::Bytea(pending->body_sha256));
+    times.push_back(PgParam::Timestamp(ToTime(event.received_at())));
+    types.push_back(PgParam::Text(event.type()));
+    emails.push_back(
+        PgParam::Text(absl::AsciiStrToLower(event.customer().email())));
+    links.push_back(PgParam::Text(event.payment_link().id()));
+    blobs.push_back(PgParam::Bytea(blob));
+    ++sequence;
+  }
+  // The same two inserts as AppendOne, for every row of the arrays at once.
+  absl::StatusOr<PgResult> inserted = writer_->Execute(
+      "WITH input AS ("
+      " SELECT * FROM unnest($1::text[], $2::int8[], $3::bytea[],"
+      " $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::bytea[])"
+      " AS t(event_id, sequence, body_sha256, received_at, type,"
+      " customer_email, payment_link_id, event)),"
+      " claimed AS ("
+      " INSERT INTO event_ids (event_id, sequence, body_sha256,"
+      " first_received_at)"
+      " SELECT event_id, sequence, body_sha256, received_at FROM input"
+      " ON CONFLICT (event_id) DO NOTHING RETURNING event_id)"
+      " INSERT INTO events (sequence, event_id, type, received_at,"
+      " customer_email, payment_link_id, event)"
+      " SELECT i.sequence, i.event_id, i.type, i.received_at,"
+      " i.customer_email, i.payment_link_id, i.event"
+      " FROM input i JOIN claimed USING (event_id)",
+      {PgParam::Array(ids), PgParam::Array(sequences), PgParam::Array(hashes),
+       PgParam::Array(times), PgParam::Array(types), PgParam::Array(emails),
+       PgParam::Array(links), PgParam::Array(blobs)});
+  if (!inserted.ok()) return inserted.status();
+  // Every appender holds the sequence counter's lock, so no id can have
+  // been claimed since StoredIds read them.
+  if (inserted->affected_rows() != static_cast<int64_t>(fresh.size())) {
+    return absl::InternalError(absl::StrCat(
+        "stored ", inserted->affected_rows(), " of ", fresh.size(),
+        " new events: an event id was claimed without the sequence lock"));
+  }
+  sequence = first;
+  for (PendingAppend* pending : fresh) {
+    pending->result = AppendResult{AppendOutcome::kStored, sequence++};
+  }
+  return absl::OkStatus();
 }
 
 absl::Status PostgresEventStore::AppendOne(PendingAppend& pending,

@@ -30,6 +30,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -128,6 +129,13 @@ class PostgresEventStore : public EventStore {
   absl::StatusOr<int64_t> WriteBatch(std::vector<PendingAppend>& batch,
                                      std::vector<PendingUpdate>& updates);
   absl::StatusOr<int64_t> AppendEvents(std::vector<PendingAppend>& batch);
+  // Stores `fresh`, whose ids are new and distinct, with the sequences from
+  // `first` on, in one statement.
+  absl::Status AppendFresh(const std::vector<PendingAppend*>& fresh,
+                           int64_t first);
+  // Returns the ids of `batch` that are already in event_ids.
+  absl::StatusOr<std::set<std::string>> StoredIds(
+      const std::vector<PendingAppend>& batch);
   absl::Status AppendOne(PendingAppend& pending, int64_t next_sequence,
                          bool* stored);
   absl::Status ApplyUpdate(const DeliveryUpdate& update);

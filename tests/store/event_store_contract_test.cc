@@ -219,6 +219,49 @@ TEST_P(EventStoreContractTest, DuplicateInOneBatchIsStoredOnce) {
   EXPECT_EQ(store_->LastSequence(), 1);
 }
 
+TEST_P(EventStoreContractTest, MixedBatchKeepsOutcomesAndOrder) {
+  Append(MakeEvent("evt_old", "payment_link.paid"), "old");
+  struct Case {
+    std::string id;
+    std::string hash;
+    AppendOutcome outcome;
+    int64_t sequence;
+  };
+  // Queued without waiting, so that the writer commits them in few batches.
+  const std::vector<Case> cases = {
+      {"evt_new_1", "n1", AppendOutcome::kStored, 2},
+      {"evt_old", "old", AppendOutcome::kDuplicate, 1},
+      {"evt_new_2", "n2", AppendOutcome::kStored, 3},
+      {"evt_old", "other", AppendOutcome::kConflict, 1},
+      {"evt_new_1", "n1", AppendOutcome::kDuplicate, 2},
+      {"evt_new_3", "n3", AppendOutcome::kStored, 4},
+      {"evt_new_1", "changed", AppendOutcome::kConflict, 2},
+  };
+  std::vector<std::future<absl::StatusOr<AppendResult>>> futures;
+  for (const Case& test : cases) {
+    futures.push_back(
+        store_->Append(MakeEvent(test.id, "payment_link.paid"), test.hash));
+  }
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(cases[i].id + " " + cases[i].hash);
+    absl::StatusOr<AppendResult> result = futures[i].get();
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->outcome, cases[i].outcome);
+    EXPECT_EQ(result->sequence, cases[i].sequence);
+  }
+  EXPECT_EQ(store_->LastSequence(), 4);
+
+  absl::StatusOr<std::vector<v1::Event>> all = store_->ReadAfter(0, 10);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 4u);
+  const std::vector<std::string> ids = {"evt_old", "evt_new_1", "evt_new_2",
+                                        "evt_new_3"};
+  for (size_t i = 0; i < all->size(); ++i) {
+    EXPECT_EQ((*all)[i].sequence(), static_cast<int64_t>(i + 1));
+    EXPECT_EQ((*all)[i].id(), ids[i]);
+  }
+}
+
 TEST_P(EventStoreContractTest, SameIdOtherBodyIsConflict) {
   Append(MakeEvent("evt_conflict", "payment_link.paid"), "first");
   AppendResult again =
