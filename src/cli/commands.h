@@ -15,6 +15,7 @@ int RunTail(const std::vector<std::string>& args);
 int RunGet(const std::vector<std::string>& args);
 int RunList(const std::vector<std::string>& args);
 int RunBackup(const std::vector<std::string>& args);
+int RunMigrate(const std::vector<std::string>& args);
 
 }  // namespace paymento::bridge
 

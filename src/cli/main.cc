@@ -17,6 +17,7 @@ constexpr char kUsage[] =
     "  get        print one event and its status\n"
     "  list       print events matching filters\n"
     "  backup     copy a SQLite store, also while the service runs\n"
+    "  migrate    copy a SQLite store into an empty PostgreSQL database\n"
     "\n"
     "Run paymento-bridge COMMAND --help for the flags of a command.\n";
 
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   if (command == "get") return paymento::bridge::RunGet(args);
   if (command == "list") return paymento::bridge::RunList(args);
   if (command == "backup") return paymento::bridge::RunBackup(args);
+  if (command == "migrate") return paymento::bridge::RunMigrate(args);
   if (command == "--help" || command == "-h" || command == "help") {
     std::cout << kUsage;
     return 0;

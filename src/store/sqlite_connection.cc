@@ -71,17 +71,19 @@ absl::string_view SqliteStatement::ColumnBlob(int column) const {
 }
 
 absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
-    const std::string& path) {
+    const std::string& path, int flags) {
   sqlite3* db = nullptr;
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-              SQLITE_OPEN_NOMUTEX;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
+    absl::string_view hint =
+        (flags & SQLITE_OPEN_CREATE) != 0
+            ? "check that the directory exists and is writable"
+            : "check that the file exists and is readable";
     return absl::UnavailableError(absl::StrCat(
-        "cannot open SQLite database ", path, ": ", message,
-        "; check that the directory exists and is writable"));
+        "cannot open SQLite database ", path, ": ", message, "; ", hint));
   }
   sqlite3_extended_result_codes(db, 1);
   return std::unique_ptr<SqliteConnection>(new SqliteConnection(db));

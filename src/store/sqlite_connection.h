@@ -57,8 +57,11 @@ class SqliteStatement {
 
 class SqliteConnection {
  public:
+  // Opens `path` with sqlite3_open_v2 `flags`: by default read-write, and
+  // created when missing.
   static absl::StatusOr<std::unique_ptr<SqliteConnection>> Open(
-      const std::string& path);
+      const std::string& path,
+      int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   ~SqliteConnection();
 
   absl::Status Execute(absl::string_view sql);

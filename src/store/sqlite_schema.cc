@@ -100,6 +100,10 @@ absl::StatusOr<int64_t> CurrentVersion(SqliteConnection& connection) {
 
 }  // namespace
 
+int64_t SqliteSchemaVersion() {
+  return static_cast<int64_t>(Migrations().size());
+}
+
 absl::Status MigrateSqliteSchema(SqliteConnection& connection) {
   absl::StatusOr<int64_t> version = CurrentVersion(connection);
   if (!version.ok()) return version.status();

@@ -3,12 +3,17 @@
 #ifndef PAYMENTO_BRIDGE_SRC_STORE_SQLITE_SCHEMA_H_
 #define PAYMENTO_BRIDGE_SRC_STORE_SQLITE_SCHEMA_H_
 
+#include <cstdint>
+
 #include "absl/status/status.h"
 #include "src/store/sqlite_connection.h"
 
 namespace paymento::bridge {
 
 absl::Status MigrateSqliteSchema(SqliteConnection& connection);
+
+// The schema version this binary migrates SQLite stores to.
+int64_t SqliteSchemaVersion();
 
 }  // namespace paymento::bridge
 
