@@ -507,7 +507,7 @@ void HttpIngress::LogAccess(const std::string& method, const std::string& peer,
   if (!state.event_type.empty()) {
     fields.emplace_back("event_type", LoggableValue(state.event_type));
   }
-  logging::Info("request", fields);
+  logging::InfoBuffered("request", fields);
   if (options_.metrics != nullptr) {
     options_.metrics->CountRequest(state.route, status, state.outcome,
                                    state.event_type);
