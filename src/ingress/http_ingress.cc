@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <random>
 #include <utility>
 #include <vector>
@@ -294,6 +296,11 @@ absl::Status HttpIngress::Start() {
     return absl::UnavailableError(absl::StrCat(
         "cannot listen for HTTP on ", options_.host, ":", options_.port,
         ": the address is invalid or the port is in use"));
+  }
+  if (!server_.SetListenBacklog(options_.listen_backlog)) {
+    logging::Warn("cannot raise the HTTP listen backlog",
+                  {{"listen_backlog", absl::StrCat(options_.listen_backlog)},
+                   {"error", std::strerror(errno)}});
   }
   thread_ = std::thread([this] { server_.listen_after_bind(); });
   return absl::OkStatus();

@@ -22,6 +22,11 @@ IngressServer::IngressServer(IngressServerOptions options,
       on_headers_(std::move(on_headers)),
       on_limit_(std::move(on_limit)) {}
 
+bool IngressServer::SetListenBacklog(int backlog) {
+  // Calling listen(2) again on a listening socket changes only its backlog.
+  return ::listen(svr_sock_, backlog) == 0;
+}
+
 bool IngressServer::Stopping() const { return svr_sock_ == INVALID_SOCKET; }
 
 bool IngressServer::process_and_close_socket(socket_t socket) {
