@@ -69,6 +69,8 @@ class ShutdownWatchdog {
     if (finished_.WaitForNotificationWithTimeout(timeout)) return;
     logging::Error("shutdown timed out, exiting",
                    {{"shutdown_timeout", absl::FormatDuration(timeout)}});
+    // _Exit skips the exit-time flush of the buffered access lines.
+    logging::Flush();
     std::_Exit(1);
   }
 
@@ -121,6 +123,7 @@ int RunServe(const std::vector<std::string>& args) {
                 {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
   ShutdownWatchdog watchdog(config->shutdown_timeout);
   service.Shutdown();
+  logging::Flush();
   return 0;
 }
 

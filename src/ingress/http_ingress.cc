@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <random>
 #include <utility>
 #include <vector>
@@ -299,6 +301,11 @@ absl::Status HttpIngress::Start() {
         "cannot listen for HTTP on ", options_.host, ":", options_.port,
         ": the address is invalid or the port is in use"));
   }
+  if (!server_.SetListenBacklog(options_.listen_backlog)) {
+    logging::Warn("cannot raise the HTTP listen backlog",
+                  {{"listen_backlog", absl::StrCat(options_.listen_backlog)},
+                   {"error", std::strerror(errno)}});
+  }
   thread_ = std::thread([this] { server_.listen_after_bind(); });
   return absl::OkStatus();
 }
@@ -518,7 +525,7 @@ void HttpIngress::LogAccess(const std::string& method, const std::string& peer,
   if (!state.event_type.empty()) {
     fields.emplace_back("event_type", LoggableValue(state.event_type));
   }
-  logging::Info("request", fields);
+  logging::InfoBuffered("request", fields);
   if (options_.metrics != nullptr) {
     options_.metrics->CountRequest(state.route, status, state.outcome,
                                    state.event_type);

@@ -54,6 +54,9 @@ struct HttpIngressOptions {
   size_t max_body_bytes = 262144;
   // Threads serving connections; one per open connection.
   int threads = 128;
+  // Connections the kernel queues before the listener accepts them; Linux
+  // caps it at net.core.somaxconn.
+  int listen_backlog = 1024;
   absl::Duration keep_alive_timeout = absl::Seconds(2);
   // Maximum wait for the next bytes of a request. A client that stalls
   // longer gets 408 and the connection closes.

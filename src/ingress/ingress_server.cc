@@ -24,6 +24,11 @@ IngressServer::IngressServer(IngressServerOptions options,
       on_limit_(std::move(on_limit)),
       on_handshake_failure_(std::move(on_handshake_failure)) {}
 
+bool IngressServer::SetListenBacklog(int backlog) {
+  // Calling listen(2) again on a listening socket changes only its backlog.
+  return ::listen(svr_sock_, backlog) == 0;
+}
+
 bool IngressServer::Stopping() const { return svr_sock_ == INVALID_SOCKET; }
 
 bool IngressServer::process_and_close_socket(socket_t socket) {

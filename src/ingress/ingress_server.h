@@ -85,6 +85,12 @@ class IngressServer : public httplib::Server {
                 LimitHandler on_limit,
                 HandshakeFailureHandler on_handshake_failure = nullptr);
 
+  // Sets the listen backlog of the bound socket; call after bind_to_port.
+  // cpp-httplib 0.11.4 as Debian builds it listens with a backlog of 5, so
+  // a burst of new connections overflows the queue and waits for TCP
+  // retransmissions. Returns false with errno set when listen(2) fails.
+  bool SetListenBacklog(int backlog);
+
  private:
   enum class AfterRequest { kKeepAlive, kClose, kCloseAndDrain };
 

@@ -1,5 +1,6 @@
 #include "src/ingress/webhook_handler.h"
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include <chrono>
@@ -78,9 +79,18 @@ WebhookSignatureInput WebhookSignatureInputFor(const IngressRequest& request) {
 }
 
 std::string Sha256(absl::string_view data) {
+  // OpenSSL 3's SHA256() fetches the algorithm by name on every call, so it
+  // is fetched once here. SHA256() remains the fallback if the fetch fails.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-         digest);
+  unsigned int length = 0;
+  if (sha256 == nullptr ||
+      EVP_Digest(data.data(), data.size(), digest, &length, sha256,
+                 nullptr) != 1 ||
+      length != sizeof(digest)) {
+    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+           digest);
+  }
   return std::string(reinterpret_cast<char*>(digest), sizeof(digest));
 }
 

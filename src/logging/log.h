@@ -9,6 +9,7 @@
 #ifndef PAYMENTO_BRIDGE_SRC_LOGGING_LOG_H_
 #define PAYMENTO_BRIDGE_SRC_LOGGING_LOG_H_
 
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,12 @@ absl::Status ParseLevel(absl::string_view text, Level* level);
 // to be called once at start-up, before other threads log.
 void Configure(Format format, Level level);
 
+// Lines written with InfoBuffered reach stdout at most this long after they
+// are logged. Every other line is written at once, together with the
+// buffered lines before it.
+inline constexpr std::chrono::seconds kFlushInterval{1};
+
+// Writes one line, and the buffered lines before it, to stdout at once.
 void Log(Level level, absl::string_view message, const Fields& fields = {});
 inline void Debug(absl::string_view message, const Fields& fields = {}) {
   Log(Level::kDebug, message, fields);
@@ -45,6 +52,14 @@ inline void Warn(absl::string_view message, const Fields& fields = {}) {
 inline void Error(absl::string_view message, const Fields& fields = {}) {
   Log(Level::kError, message, fields);
 }
+
+// Logs an info line that may wait in a buffer for up to kFlushInterval, for
+// lines logged once per request, where a write(2) per line costs more than
+// formatting it.
+void InfoBuffered(absl::string_view message, const Fields& fields = {});
+
+// Writes the buffered lines to stdout. Called at shutdown, and at exit.
+void Flush();
 
 bool DebugEnabled();
 

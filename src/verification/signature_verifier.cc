@@ -1,11 +1,13 @@
 #include "src/verification/signature_verifier.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include <array>
 #include <cstdint>
+#include <memory>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -20,8 +22,9 @@ using Mac = std::array<uint8_t, kMacBytes>;
 
 constexpr absl::string_view kSha256Prefix = "sha256=";
 
-// OpenSSL's HMAC() may treat a null key as "no key", and a string_view of
-// an empty string may hold a null pointer, so empty inputs point here.
+// OpenSSL's EVP_MAC_init treats a null key as "keep the previous key", and a
+// string_view of an empty string may hold a null pointer, so empty inputs
+// point here.
 const uint8_t kEmptyBytes[1] = {0};
 
 const uint8_t* BytesOf(absl::string_view text) {
@@ -29,13 +32,42 @@ const uint8_t* BytesOf(absl::string_view text) {
                       : reinterpret_cast<const uint8_t*>(text.data());
 }
 
+struct MacContextDeleter {
+  void operator()(EVP_MAC_CTX* context) const { EVP_MAC_CTX_free(context); }
+};
+using MacContext = std::unique_ptr<EVP_MAC_CTX, MacContextDeleter>;
+
+// Returns this thread's HMAC context with SHA-256 set, or null if OpenSSL
+// cannot provide one. OpenSSL 3's one-shot HMAC() fetches the algorithm by
+// name on every call, which cost more than the MAC of a 583-byte body, so
+// the algorithm is fetched once and each call only sets the key.
+EVP_MAC_CTX* ThreadMacContext() {
+  static EVP_MAC* const hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  thread_local MacContext context = []() -> MacContext {
+    if (hmac == nullptr) return nullptr;
+    MacContext created(EVP_MAC_CTX_new(hmac));
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end()};
+    if (created != nullptr &&
+        EVP_MAC_CTX_set_params(created.get(), params) != 1) {
+      created.reset();
+    }
+    return created;
+  }();
+  return context.get();
+}
+
 // Computes HMAC-SHA256(key, data). Returns false only if OpenSSL fails.
 bool ComputeMac(absl::string_view key, absl::string_view data, Mac* mac) {
-  unsigned int length = 0;
-  const uint8_t* result =
-      HMAC(EVP_sha256(), BytesOf(key), static_cast<int>(key.size()),
-           BytesOf(data), data.size(), mac->data(), &length);
-  return result != nullptr && length == kMacBytes;
+  EVP_MAC_CTX* context = ThreadMacContext();
+  if (context == nullptr) return false;
+  size_t length = 0;
+  return EVP_MAC_init(context, BytesOf(key), key.size(), nullptr) == 1 &&
+         EVP_MAC_update(context, BytesOf(data), data.size()) == 1 &&
+         EVP_MAC_final(context, mac->data(), &length, mac->size()) == 1 &&
+         length == kMacBytes;
 }
 
 int HexDigitValue(char c) {

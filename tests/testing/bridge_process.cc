@@ -14,6 +14,7 @@
 
 #include <httplib.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -171,6 +172,16 @@ std::string BridgeProcess::admin_base() const {
   return absl::StrCat("http://127.0.0.1:", admin_port_);
 }
 std::string BridgeProcess::Output() const { return ReadFile(log_path_); }
+
+bool BridgeProcess::WaitForOutput(absl::string_view text,
+                                  absl::Duration timeout) const {
+  absl::Time deadline = absl::Now() + timeout;
+  while (!absl::StrContains(Output(), text)) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return true;
+}
 
 int RunBridgeCommand(const std::vector<std::string>& args,
                      const std::map<std::string, std::string>& environment,

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace paymento::bridge::test_support {
@@ -51,6 +52,10 @@ class BridgeProcess {
   const std::string& store_path() const { return store_path_; }
   // Everything the process wrote to stdout and stderr so far.
   std::string Output() const;
+  // Waits up to `timeout` for the output to contain `text`. Access lines
+  // reach the output up to logging::kFlushInterval after their request.
+  bool WaitForOutput(absl::string_view text,
+                     absl::Duration timeout = absl::Seconds(5)) const;
 
  private:
   BridgeOptions options_;
