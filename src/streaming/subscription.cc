@@ -418,9 +418,9 @@ absl::StatusOr<int64_t> Subscription::Seek(int64_t cursor) {
   // back rows the seek removes.
   absl::Status flushed = FlushLocked().get();
   if (!flushed.ok()) return flushed;
-  absl::Status moved =
+  absl::StatusOr<int64_t> moved =
       environment_.store->SeekSubscription(record_.name, cursor);
-  if (!moved.ok()) return moved;
+  if (!moved.ok()) return moved.status();
   for (auto& [sink, state] : sinks_) state.outstanding = 0;
   entries_.clear();
   settled_ahead_.clear();
