@@ -120,8 +120,12 @@ TEST_F(PostgresLeasesTest, RacingClaimersNeverWinTheSameSequence) {
   std::vector<std::string> duplicates;
   std::vector<std::string> errors;
 
+  // Both claimers start together, from opposite ends, so they meet.
+  std::atomic<int> ready{0};
   auto claim_all = [&](PostgresEventStore* store, const std::string& holder,
                        bool reversed) {
+    ready.fetch_add(1);
+    while (ready.load() < 2) std::this_thread::yield();
     for (int round = 0; round < 40; ++round) {
       for (int batch = 0; batch < kEvents / 100; ++batch) {
         int first = (reversed ? kEvents / 100 - 1 - batch : batch) * 100 + 1;
