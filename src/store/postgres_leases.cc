@@ -101,8 +101,8 @@ ClaimResult ReadUnclaimed(const PgResult& rows, int row) {
   ClaimResult result;
   result.sequence = rows.Int64(row, 0);
   int64_t state = rows.Int64(row, 1);
-  result.outcome = state == 3 || state == 4 ? ClaimOutcome::kSettled
-                                            : ClaimOutcome::kBusy;
+  result.outcome =
+      state == 3 || state == 4 ? ClaimOutcome::kSettled : ClaimOutcome::kBusy;
   if (state == 2 && !rows.IsNull(row, 2)) {
     result.remaining = absl::Milliseconds(rows.Int64(row, 2));
   }
@@ -119,57 +119,57 @@ absl::StatusOr<std::vector<ClaimResult>> PostgresEventStore::ClaimDeliveries(
     return results;
   }
   const std::string sequences = JoinSequences(request.sequences);
-  absl::Status claimed = RunTransaction([&](PostgresConnection& connection)
-                                            -> absl::Status {
-    results.clear();
-    absl::StatusOr<PgResult> inserted = connection.Execute(
-        kInsertCandidates,
-        {PgParam::Text(request.subscription), PgParam::Text(sequences)});
-    if (!inserted.ok()) return inserted.status();
-    absl::StatusOr<PgResult> leased = connection.Execute(
-        kClaimCandidates,
-        {PgParam::Text(request.subscription), PgParam::Text(sequences),
-         PgParam::Text(request.holder),
-         PgParam::Int64(absl::ToInt64Milliseconds(request.lease)),
-         PgParam::Int64(request.max_delivery_attempts)});
-    if (!leased.ok()) return leased.status();
-    std::set<int64_t> claimed_sequences;
-    SubscriptionChange dead;
-    dead.kind = SubscriptionChange::Kind::kSettled;
-    dead.subscription = request.subscription;
-    for (int row = 0; row < leased->rows(); ++row) {
-      results.push_back(ReadClaimed(*leased, row));
-      claimed_sequences.insert(results.back().sequence);
-      if (results.back().outcome == ClaimOutcome::kDeadLettered) {
-        dead.leases.push_back(
-            {results.back().sequence, results.back().generation});
-      }
-    }
+  absl::Status claimed =
+      RunTransaction([&](PostgresConnection& connection) -> absl::Status {
+        results.clear();
+        absl::StatusOr<PgResult> inserted = connection.Execute(
+            kInsertCandidates,
+            {PgParam::Text(request.subscription), PgParam::Text(sequences)});
+        if (!inserted.ok()) return inserted.status();
+        absl::StatusOr<PgResult> leased = connection.Execute(
+            kClaimCandidates,
+            {PgParam::Text(request.subscription), PgParam::Text(sequences),
+             PgParam::Text(request.holder),
+             PgParam::Int64(absl::ToInt64Milliseconds(request.lease)),
+             PgParam::Int64(request.max_delivery_attempts)});
+        if (!leased.ok()) return leased.status();
+        std::set<int64_t> claimed_sequences;
+        SubscriptionChange dead;
+        dead.kind = SubscriptionChange::Kind::kSettled;
+        dead.subscription = request.subscription;
+        for (int row = 0; row < leased->rows(); ++row) {
+          results.push_back(ReadClaimed(*leased, row));
+          claimed_sequences.insert(results.back().sequence);
+          if (results.back().outcome == ClaimOutcome::kDeadLettered) {
+            dead.leases.push_back(
+                {results.back().sequence, results.back().generation});
+          }
+        }
 
-    absl::StatusOr<PgResult> current = connection.Execute(
-        kReadCandidates,
-        {PgParam::Text(request.subscription), PgParam::Text(sequences)});
-    if (!current.ok()) return current.status();
-    std::set<int64_t> existing;
-    for (int row = 0; row < current->rows(); ++row) {
-      int64_t sequence = current->Int64(row, 0);
-      existing.insert(sequence);
-      if (claimed_sequences.count(sequence) == 0) {
-        results.push_back(ReadUnclaimed(*current, row));
-      }
-    }
-    // A candidate without a row is at or below the cursor, or its event or
-    // subscription is gone, so it counts as settled.
-    for (int64_t sequence : request.sequences) {
-      if (existing.count(sequence) > 0) continue;
-      ClaimResult settled;
-      settled.sequence = sequence;
-      settled.outcome = ClaimOutcome::kSettled;
-      results.push_back(settled);
-    }
-    if (dead.leases.empty()) return absl::OkStatus();
-    return NotifyChange(connection, dead);
-  });
+        absl::StatusOr<PgResult> current = connection.Execute(
+            kReadCandidates,
+            {PgParam::Text(request.subscription), PgParam::Text(sequences)});
+        if (!current.ok()) return current.status();
+        std::set<int64_t> existing;
+        for (int row = 0; row < current->rows(); ++row) {
+          int64_t sequence = current->Int64(row, 0);
+          existing.insert(sequence);
+          if (claimed_sequences.count(sequence) == 0) {
+            results.push_back(ReadUnclaimed(*current, row));
+          }
+        }
+        // A candidate without a row is at or below the cursor, or its event or
+        // subscription is gone, so it counts as settled.
+        for (int64_t sequence : request.sequences) {
+          if (existing.count(sequence) > 0) continue;
+          ClaimResult settled;
+          settled.sequence = sequence;
+          settled.outcome = ClaimOutcome::kSettled;
+          results.push_back(settled);
+        }
+        if (dead.leases.empty()) return absl::OkStatus();
+        return NotifyChange(connection, dead);
+      });
   if (!claimed.ok()) return claimed;
   return results;
 }
@@ -186,25 +186,25 @@ absl::StatusOr<std::vector<LeaseId>> PostgresEventStore::UpdateLeases(
     sequences.push_back(lease.sequence);
     generations.push_back(lease.generation);
   }
-  std::vector<PgParam> params = {PgParam::Text(subscription),
-                                 PgParam::Text(JoinSequences(sequences)),
-                                 PgParam::Text(absl::StrJoin(generations, ","))};
+  std::vector<PgParam> params = {
+      PgParam::Text(subscription), PgParam::Text(JoinSequences(sequences)),
+      PgParam::Text(absl::StrJoin(generations, ","))};
   for (PgParam& param : extra) params.push_back(std::move(param));
 
-  absl::Status updated = RunTransaction([&](PostgresConnection& connection)
-                                            -> absl::Status {
-    matched.clear();
-    absl::StatusOr<PgResult> rows = connection.Execute(sql, params);
-    if (!rows.ok()) return rows.status();
-    for (int row = 0; row < rows->rows(); ++row) {
-      matched.push_back({rows->Int64(row, 0),
-                         static_cast<uint64_t>(rows->Int64(row, 1))});
-    }
-    if (matched.empty()) return absl::OkStatus();
-    change.subscription = std::string(subscription);
-    change.leases = matched;
-    return NotifyChange(connection, change);
-  });
+  absl::Status updated =
+      RunTransaction([&](PostgresConnection& connection) -> absl::Status {
+        matched.clear();
+        absl::StatusOr<PgResult> rows = connection.Execute(sql, params);
+        if (!rows.ok()) return rows.status();
+        for (int row = 0; row < rows->rows(); ++row) {
+          matched.push_back({rows->Int64(row, 0),
+                             static_cast<uint64_t>(rows->Int64(row, 1))});
+        }
+        if (matched.empty()) return absl::OkStatus();
+        change.subscription = std::string(subscription);
+        change.leases = matched;
+        return NotifyChange(connection, change);
+      });
   if (!updated.ok()) return updated;
   return matched;
 }
@@ -251,10 +251,9 @@ absl::StatusOr<std::vector<LeaseId>> PostgresEventStore::ExtendLeases(
 absl::Status PostgresEventStore::NotifyChange(
     PostgresConnection& connection, const SubscriptionChange& change) {
   for (const std::string& payload : EncodeSubscriptionChange(change)) {
-    absl::StatusOr<PgResult> sent =
-        connection.Execute("SELECT pg_notify($1, $2)",
-                           {PgParam::Text(kPostgresSubscriptionChannel),
-                            PgParam::Text(payload)});
+    absl::StatusOr<PgResult> sent = connection.Execute(
+        "SELECT pg_notify($1, $2)",
+        {PgParam::Text(kPostgresSubscriptionChannel), PgParam::Text(payload)});
     if (!sent.ok()) return sent.status();
   }
   return absl::OkStatus();

@@ -75,8 +75,8 @@ std::optional<LeaseId> ParseAckId(absl::string_view id) {
 
 std::vector<std::string> EncodeSubscriptionChange(
     const SubscriptionChange& change, size_t max_bytes) {
-  std::string head = absl::StrCat(KindToName(change.kind), " ",
-                                  change.subscription);
+  std::string head =
+      absl::StrCat(KindToName(change.kind), " ", change.subscription);
   if (change.kind == SubscriptionChange::Kind::kSeek) {
     return {absl::StrCat(head, " ", change.cursor, " ", change.epoch)};
   }

@@ -62,9 +62,11 @@ void Subscription::DispatchSharedLocked() {
   if (candidates.empty()) return;
 
   claim_in_flight_ = true;
-  environment_.executor->Post(
-      [self = shared_from_this(), candidates = std::move(candidates),
-       resets = resets_]() mutable { self->Claim(std::move(candidates), resets); });
+  environment_.executor->Post([self = shared_from_this(),
+                               candidates = std::move(candidates),
+                               resets = resets_]() mutable {
+    self->Claim(std::move(candidates), resets);
+  });
 }
 
 void Subscription::Claim(std::vector<int64_t> candidates, uint64_t resets) {
@@ -84,8 +86,7 @@ void Subscription::Claim(std::vector<int64_t> candidates, uint64_t resets) {
 }
 
 void Subscription::FinishClaim(
-    const std::vector<int64_t>& candidates, uint64_t resets,
-    absl::Time started,
+    const std::vector<int64_t>& candidates, uint64_t resets, absl::Time started,
     const absl::StatusOr<std::vector<ClaimResult>>& results) {
   absl::MutexLock lock(&mu_);
   std::vector<LeaseId> orphans;
