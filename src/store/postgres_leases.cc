@@ -276,6 +276,9 @@ void PostgresEventStore::SetSubscriptionChangeListener(
   change_listener_ = std::move(listener);
 }
 
+// NOTE: payloads are trusted as much as the tables are. A role that may
+// NOTIFY this channel can make a replica drop unsettled entries from its
+// window, and that replica may then save a cursor past them.
 void PostgresEventStore::PublishChange(const std::string& payload) {
   std::optional<SubscriptionChange> change = DecodeSubscriptionChange(payload);
   if (!change) {
