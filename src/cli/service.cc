@@ -4,13 +4,16 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "src/cli/version.h"
@@ -67,6 +70,19 @@ void WarnIfExpired(absl::string_view server, const std::string& file,
 std::string TlsMode(const std::optional<ServerTlsFiles>& tls) {
   if (!tls.has_value()) return "off";
   return tls->client_ca.empty() ? "server" : "mutual";
+}
+
+// Returns 16 random hex digits that name this process as the holder of
+// leases in a store shared with other replicas.
+std::string NewReplicaId() {
+  unsigned char bytes[8] = {};
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    // Falls back to the time, unique enough among a few replicas.
+    int64_t now = absl::ToUnixNanos(absl::Now());
+    std::memcpy(bytes, &now, sizeof(bytes));
+  }
+  return absl::BytesToHexString(absl::string_view(
+      reinterpret_cast<const char*>(bytes), sizeof(bytes)));
 }
 
 }  // namespace
@@ -237,11 +253,21 @@ absl::Status Service::StartGrpc() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   StreamEnvironment environment{store_.get(), notifier_.get(),
                                 executor_.get(), timer_.get()};
+  std::string replica_id = NewReplicaId();
   subscriptions_ = std::make_unique<SubscriptionManager>(
       SubscriptionEnvironment{store_.get(), notifier_.get(), executor_.get(),
-                              timer_.get(), metrics_.get()});
+                              timer_.get(), metrics_.get(), replica_id});
+  // Registered before loading, so no change made meanwhile is missed.
+  store_->SetSubscriptionChangeListener(
+      [subscriptions = subscriptions_.get()](const SubscriptionChange& change) {
+        subscriptions->OnChange(change);
+      });
   absl::Status loaded = subscriptions_->LoadAll();
   if (!loaded.ok()) return loaded;
+  if (store_->SharesSubscriptions()) {
+    logging::Info("durable subscription leases shared through the store",
+                  {{"replica_id", replica_id}});
+  }
   RetentionOptions retention;
   retention.retention = config_.retention;
   retention.dedup_window = config_.dedup_window;

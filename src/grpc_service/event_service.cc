@@ -390,7 +390,10 @@ grpc::ServerUnaryReactor* EventServiceImpl::ModifyAckDeadline(
   if (!subscription.ok()) return FinishUnary(context, subscription.status());
   std::vector<std::string> ids(request->ack_ids().begin(),
                                request->ack_ids().end());
-  response->set_modified((*subscription)->ModifyAckDeadline(ids, deadline));
+  absl::StatusOr<int> modified =
+      (*subscription)->ModifyAckDeadline(ids, deadline);
+  if (!modified.ok()) return FinishUnary(context, modified.status());
+  response->set_modified(*modified);
   return FinishUnary(context, absl::OkStatus());
 }
 

@@ -27,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "paymento/bridge/v1/event.pb.h"
+#include "src/store/subscription_change.h"
 #include "src/store/subscription_records.h"
 
 namespace paymento::bridge {
@@ -97,6 +98,45 @@ struct RetentionResult {
 
 using CommitListener = std::function<void(int64_t last_sequence)>;
 
+// Receives the subscription changes other processes made, and this
+// process's own, on the store's listener thread; it must not block.
+using SubscriptionChangeListener =
+    std::function<void(const SubscriptionChange& change)>;
+
+// A request to lease some events of one subscription to one holder.
+struct ClaimRequest {
+  std::string subscription;
+  // The process that takes the leases, for diagnostics.
+  std::string holder;
+  // Candidate sequences, ascending.
+  std::vector<int64_t> sequences;
+  // Lease duration: the subscription's ack deadline.
+  absl::Duration lease = absl::Seconds(30);
+  // A candidate that has used this many attempts is dead-lettered instead.
+  int max_delivery_attempts = 10;
+};
+
+enum class ClaimOutcome {
+  // Leased to the holder; `attempts` counts this delivery.
+  kLeased,
+  // Dead-lettered by this claim, having used its attempts.
+  kDeadLettered,
+  // Already acknowledged or dead-lettered, or at or below the cursor.
+  kSettled,
+  // Leased to another holder for `remaining`, or locked by a concurrent
+  // claim (then `remaining` is zero).
+  kBusy,
+};
+
+struct ClaimResult {
+  int64_t sequence = 0;
+  ClaimOutcome outcome = ClaimOutcome::kBusy;
+  int attempts = 0;
+  // Identifies the lease; unique across holders and never reused.
+  uint64_t generation = 0;
+  absl::Duration remaining = absl::ZeroDuration();
+};
+
 class EventStore {
  public:
   virtual ~EventStore() = default;
@@ -164,9 +204,11 @@ class EventStore {
   // once they are durable.
   virtual std::future<absl::Status> SaveDeliveries(DeliveryUpdate update) = 0;
   // Moves the cursor: rows above it are deleted (their events are pending
-  // again) and rows at or below it become acknowledged.
-  virtual absl::Status SeekSubscription(absl::string_view name,
-                                        int64_t cursor) = 0;
+  // again) and rows at or below it become acknowledged. Returns the
+  // subscription's new epoch: a store that shares subscriptions counts
+  // seeks, so that cursors computed before a seek are not saved after it.
+  virtual absl::StatusOr<int64_t> SeekSubscription(absl::string_view name,
+                                                   int64_t cursor) = 0;
   // Returns the delivery rows of one event, for every subscription.
   virtual absl::StatusOr<std::vector<DeliveryRecord>> DeliveriesOf(
       int64_t sequence) = 0;
@@ -186,6 +228,53 @@ class EventStore {
   // so callers loop until nothing is deleted.
   virtual absl::StatusOr<RetentionResult> DeleteExpired(
       absl::Time events_before, absl::Time ids_before, int batch) = 0;
+
+  // Leases shared between processes.
+  //
+  // A store that several processes use at once (PostgreSQL) keeps the
+  // leases of durable subscriptions in its rows, so that two processes never
+  // lease the same event at once, and tells every process of the changes
+  // through the SubscriptionChangeListener. A store of one process (SQLite)
+  // returns false here, its subscriptions keep leases in memory, and the
+  // calls below return UNIMPLEMENTED.
+  virtual bool SharesSubscriptions() const { return false; }
+  // Leases the claimable candidates (pending, or leased with the lease
+  // expired) to the holder and returns a result for each candidate that
+  // exists. Candidates locked by a concurrent claim are skipped and come
+  // back as kBusy.
+  virtual absl::StatusOr<std::vector<ClaimResult>> ClaimDeliveries(
+      const ClaimRequest& request) {
+    return absl::UnimplementedError("this store keeps leases in memory");
+  }
+  // Acknowledges the live leases named and returns those that matched.
+  // Others are ignored: unknown, expired, replaced or already settled.
+  virtual absl::StatusOr<std::vector<LeaseId>> AcknowledgeLeases(
+      absl::string_view subscription, const std::vector<LeaseId>& leases) {
+    return absl::UnimplementedError("this store keeps leases in memory");
+  }
+  // Returns the live leases named to pending and returns those that
+  // matched. Without `count_attempt` the delivery does not count as an
+  // attempt, as for a stream that closed.
+  virtual absl::StatusOr<std::vector<LeaseId>> ReleaseLeases(
+      absl::string_view subscription, const std::vector<LeaseId>& leases,
+      bool count_attempt) {
+    return absl::UnimplementedError("this store keeps leases in memory");
+  }
+  // Sets the live leases named to expire `deadline` from now and returns
+  // those that matched.
+  virtual absl::StatusOr<std::vector<LeaseId>> ExtendLeases(
+      absl::string_view subscription, const std::vector<LeaseId>& leases,
+      absl::Duration deadline) {
+    return absl::UnimplementedError("this store keeps leases in memory");
+  }
+  // Sends `change` to every process's SubscriptionChangeListener.
+  virtual absl::Status PublishSubscriptionChange(
+      const SubscriptionChange& change) {
+    return absl::UnimplementedError("this store keeps leases in memory");
+  }
+  // Sets the function that receives subscription changes.
+  virtual void SetSubscriptionChangeListener(
+      SubscriptionChangeListener listener) {}
 
   // Sets a function that receives the duration and the number of events of each
   // successful group commit, for metrics. Call before the first Append.

@@ -26,10 +26,13 @@ constexpr absl::Duration kRetryPause = absl::Milliseconds(100);
 
 PostgresCommitListener::PostgresCommitListener(
     PostgresConnector* connector, std::function<int64_t()> known_sequence,
-    Callback on_commit)
+    Callback on_commit, ChangeCallback on_change,
+    std::function<void()> on_resync)
     : connector_(connector),
       known_sequence_(std::move(known_sequence)),
-      on_commit_(std::move(on_commit)) {}
+      on_commit_(std::move(on_commit)),
+      on_change_(std::move(on_change)),
+      on_resync_(std::move(on_resync)) {}
 
 PostgresCommitListener::~PostgresCommitListener() {
   Stop();
@@ -82,11 +85,17 @@ absl::Status PostgresCommitListener::Listen() {
   connection_ = std::move(*connection);
   // LISTEN takes an identifier, not a value, so it cannot be a parameter;
   // the channel is a constant.
-  absl::Status listening = connection_->ExecuteScript(
-      absl::StrCat("LISTEN ", kPostgresCommitChannel));
+  absl::Status listening =
+      connection_->ExecuteScript(absl::StrCat("LISTEN ", kPostgresCommitChannel,
+                                              "; LISTEN ",
+                                              kPostgresSubscriptionChannel));
   if (!listening.ok()) return listening;
   // Listening starts before the counter is read, so no commit falls between.
-  return ReportCounter();
+  absl::Status reported = ReportCounter();
+  if (!reported.ok()) return reported;
+  if (connected_before_ && on_resync_) on_resync_();
+  connected_before_ = true;
+  return absl::OkStatus();
 }
 
 absl::Status PostgresCommitListener::ReportCounter() {
@@ -106,15 +115,20 @@ absl::Status PostgresCommitListener::Receive() {
   }
   if (ready <= 0 || (fds[0].revents == 0)) return absl::OkStatus();
 
-  absl::StatusOr<std::vector<std::string>> payloads =
+  absl::StatusOr<std::vector<PgNotification>> notifications =
       connection_->ReadNotifications();
-  if (!payloads.ok()) return payloads.status();
+  if (!notifications.ok()) return notifications.status();
   int64_t known = known_sequence_();
   bool ahead = false;
-  for (const std::string& payload : *payloads) {
+  for (const PgNotification& notification : *notifications) {
+    if (notification.channel == kPostgresSubscriptionChannel) {
+      if (on_change_) on_change_(notification.payload);
+      continue;
+    }
     int64_t sequence = 0;
     // A payload that does not parse still means something committed.
-    if (!absl::SimpleAtoi(payload, &sequence) || sequence > known) {
+    if (!absl::SimpleAtoi(notification.payload, &sequence) ||
+        sequence > known) {
       ahead = true;
     }
   }

@@ -1,6 +1,9 @@
 // PostgresCommitListener: a thread that LISTENs for the notifications every
 // replica's commits send and reports the highest committed sequence, so
 // that streams on this replica wake for events appended through any other.
+// It also passes on the payloads of the subscription channel, where
+// replicas announce changes to durable subscriptions (acks, released
+// leases, seeks; see subscription_change.h).
 //
 // The payload of a notification is the committing replica's last sequence,
 // but it is only a hint: anyone connected to the database may notify the
@@ -13,7 +16,8 @@
 // reconnected through the store's PostgresConnector, which spaces the
 // attempts; after every (re)connection the listener reads the counter and
 // reports it, since commits made while it was not listening sent
-// notifications nobody received.
+// notifications nobody received. For the same reason it calls on_resync
+// after every reconnection, though not after the first connection.
 #ifndef PAYMENTO_BRIDGE_SRC_STORE_POSTGRES_COMMIT_LISTENER_H_
 #define PAYMENTO_BRIDGE_SRC_STORE_POSTGRES_COMMIT_LISTENER_H_
 
@@ -32,17 +36,24 @@ namespace paymento::bridge {
 
 // The channel that commits notify, with the last sequence as payload.
 inline constexpr char kPostgresCommitChannel[] = "paymento_bridge_events";
+// The channel of subscription changes, with an encoded SubscriptionChange
+// as payload.
+inline constexpr char kPostgresSubscriptionChannel[] =
+    "paymento_bridge_subscriptions";
 
 class PostgresCommitListener {
  public:
   // Called on the listener's thread with the highest committed sequence.
   using Callback = std::function<void(int64_t last_sequence)>;
+  // Called on the listener's thread with a subscription channel payload.
+  using ChangeCallback = std::function<void(const std::string& payload)>;
 
   // `connector` must outlive the listener. `known_sequence` returns the
   // highest sequence the store has seen committed, from any thread.
   PostgresCommitListener(PostgresConnector* connector,
                          std::function<int64_t()> known_sequence,
-                         Callback on_commit);
+                         Callback on_commit, ChangeCallback on_change,
+                         std::function<void()> on_resync);
   ~PostgresCommitListener();
 
   // Starts the thread. Fails with INTERNAL when no eventfd can be created.
@@ -63,6 +74,9 @@ class PostgresCommitListener {
   PostgresConnector* const connector_;
   const std::function<int64_t()> known_sequence_;
   const Callback on_commit_;
+  const ChangeCallback on_change_;
+  const std::function<void()> on_resync_;
+  bool connected_before_ = false;
   std::unique_ptr<PostgresConnection> connection_;
   int stop_fd_ = -1;
   std::atomic<bool> stopping_{false};

@@ -354,15 +354,15 @@ absl::Status PostgresConnection::ExecuteScript(const std::string& sql) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<std::string>>
+absl::StatusOr<std::vector<PgNotification>>
 PostgresConnection::ReadNotifications() {
   if (PQconsumeInput(connection_) == 0) return ErrorStatus(nullptr);
-  std::vector<std::string> payloads;
+  std::vector<PgNotification> notifications;
   while (PGnotify* notification = PQnotifies(connection_)) {
-    payloads.emplace_back(notification->extra);
+    notifications.push_back({notification->relname, notification->extra});
     PQfreemem(notification);
   }
-  return payloads;
+  return notifications;
 }
 
 absl::StatusCode StatusCodeFromSqlState(absl::string_view sql_state) {

@@ -79,6 +79,12 @@ class PgResult {
   std::unique_ptr<PGresult, void (*)(PGresult*)> result_;
 };
 
+// One notification received through LISTEN.
+struct PgNotification {
+  std::string channel;
+  std::string payload;
+};
+
 // Connection settings of one store.
 struct PostgresConnectionConfig {
   // A libpq connection URI, without the store's own query parameters.
@@ -109,9 +115,9 @@ class PostgresConnection {
   // migration, through the simple query protocol. Never pass values here.
   absl::Status ExecuteScript(const std::string& sql);
 
-  // Reads what the server sent without blocking and returns the payloads
-  // of the notifications received on any channel this session listens to.
-  absl::StatusOr<std::vector<std::string>> ReadNotifications();
+  // Reads what the server sent without blocking and returns the
+  // notifications received on any channel this session listens to.
+  absl::StatusOr<std::vector<PgNotification>> ReadNotifications();
 
   // True once the connection to the server is lost; the owner then drops
   // it and connects anew.

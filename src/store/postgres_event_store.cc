@@ -60,7 +60,13 @@ absl::StatusOr<std::unique_ptr<PostgresEventStore>> PostgresEventStore::Open(
   PostgresEventStore* raw = store.get();
   store->commit_listener_ = std::make_unique<PostgresCommitListener>(
       &store->connector_, [raw] { return raw->LastSequence(); },
-      [raw](int64_t last) { raw->PublishCommitted(last); });
+      [raw](int64_t last) { raw->PublishCommitted(last); },
+      [raw](const std::string& payload) { raw->PublishChange(payload); },
+      [raw] {
+        SubscriptionChange resync;
+        resync.kind = SubscriptionChange::Kind::kResync;
+        raw->CallChangeListener(resync);
+      });
   absl::Status listening = store->commit_listener_->Start();
   if (!listening.ok()) return listening;
   store->writer_thread_ = std::thread([raw] { raw->WriterLoop(); });

@@ -90,8 +90,24 @@ class PostgresEventStore : public EventStore {
   absl::StatusOr<std::vector<DeliveryRecord>> LoadDeadLetters(
       absl::string_view subscription) override;
   std::future<absl::Status> SaveDeliveries(DeliveryUpdate update) override;
-  absl::Status SeekSubscription(absl::string_view name,
-                                int64_t cursor) override;
+  absl::StatusOr<int64_t> SeekSubscription(absl::string_view name,
+                                          int64_t cursor) override;
+  bool SharesSubscriptions() const override { return true; }
+  absl::StatusOr<std::vector<ClaimResult>> ClaimDeliveries(
+      const ClaimRequest& request) override;
+  absl::StatusOr<std::vector<LeaseId>> AcknowledgeLeases(
+      absl::string_view subscription,
+      const std::vector<LeaseId>& leases) override;
+  absl::StatusOr<std::vector<LeaseId>> ReleaseLeases(
+      absl::string_view subscription, const std::vector<LeaseId>& leases,
+      bool count_attempt) override;
+  absl::StatusOr<std::vector<LeaseId>> ExtendLeases(
+      absl::string_view subscription, const std::vector<LeaseId>& leases,
+      absl::Duration deadline) override;
+  absl::Status PublishSubscriptionChange(
+      const SubscriptionChange& change) override;
+  void SetSubscriptionChangeListener(
+      SubscriptionChangeListener listener) override;
   absl::StatusOr<std::vector<DeliveryRecord>> DeliveriesOf(
       int64_t sequence) override;
   absl::StatusOr<int64_t> FirstSequenceAtOrAfter(absl::Time time) override;
@@ -145,6 +161,21 @@ class PostgresEventStore : public EventStore {
   // Raises LastSequence to `last`; returns whether it grew.
   bool RaiseLastSequence(int64_t last);
   void CallListener(int64_t last);
+  // Decodes a subscription channel payload and passes it on. Called by the
+  // listener thread.
+  void PublishChange(const std::string& payload);
+  void CallChangeListener(const SubscriptionChange& change);
+  // Sends `change` from inside the transaction on `connection`, so that it
+  // reaches the other replicas exactly when the transaction commits.
+  static absl::Status NotifyChange(PostgresConnection& connection,
+                                   const SubscriptionChange& change);
+  // Runs one lease statement that takes the subscription as $1, the
+  // sequences and generations of `leases` as $2 and $3 and `extra` after
+  // them, and notifies `change` with the leases that matched.
+  absl::StatusOr<std::vector<LeaseId>> UpdateLeases(
+      const std::string& sql, absl::string_view subscription,
+      const std::vector<LeaseId>& leases, std::vector<PgParam> extra,
+      SubscriptionChange change);
 
   // Runs `work` in one READ COMMITTED transaction on a pooled connection.
   absl::Status RunTransaction(
@@ -170,6 +201,7 @@ class PostgresEventStore : public EventStore {
   bool closing_ ABSL_GUARDED_BY(queue_mu_) = false;
   bool closed_ ABSL_GUARDED_BY(queue_mu_) = false;
   CommitListener listener_ ABSL_GUARDED_BY(queue_mu_);
+  SubscriptionChangeListener change_listener_ ABSL_GUARDED_BY(queue_mu_);
 
   // Used by Initialize and then only by the writer thread.
   std::unique_ptr<PostgresConnection> writer_;

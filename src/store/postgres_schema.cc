@@ -91,6 +91,20 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_sequence ON deliveries (sequence);
 CREATE INDEX deliveries_state ON deliveries (subscription, state, sequence);
 )sql",
+      // 3: leases shared between replicas. A leased row names its holder,
+      // when the lease expires and a generation that no lease ever reuses,
+      // so an ack id names one lease. A seek raises the subscription's
+      // epoch, so that a cursor computed before the seek is not saved after
+      // it. Rows leased before this migration have no expiry and are
+      // claimable at once.
+      R"sql(
+ALTER TABLE subscriptions ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE deliveries
+  ADD COLUMN holder TEXT,
+  ADD COLUMN lease_expiry TIMESTAMPTZ,
+  ADD COLUMN lease_generation BIGINT NOT NULL DEFAULT 0;
+CREATE SEQUENCE lease_generations;
+)sql",
   };
   return *migrations;
 }

@@ -16,7 +16,8 @@ namespace {
 // which TypeFilter never allows inside a pattern.
 constexpr char kSubscriptionColumns[] =
     "name, array_to_string(event_types, chr(10)), created_at, start_sequence,"
-    " cursor, ack_deadline_ms, max_delivery_attempts, ordered, expired_events";
+    " cursor, ack_deadline_ms, max_delivery_attempts, ordered, expired_events,"
+    " epoch";
 
 constexpr char kDeliveryColumns[] =
     "subscription, sequence, state, attempts, last_delivered_at,"
@@ -34,6 +35,7 @@ SubscriptionRecord ReadSubscription(const PgResult& rows, int row) {
   record.max_delivery_attempts = static_cast<int>(rows.Int64(row, 6));
   record.ordered = rows.Bool(row, 7);
   record.expired_events = rows.Int64(row, 8);
+  record.epoch = rows.Int64(row, 9);
   return record;
 }
 
@@ -104,10 +106,14 @@ absl::Status PostgresEventStore::DeleteSubscription(absl::string_view name) {
         "DELETE FROM subscriptions WHERE name = $1", {PgParam::Text(name)});
     if (!removed.ok()) return removed.status();
     if (removed->affected_rows() == 0) return NoSubscription(name);
-    return connection
-        .Execute("DELETE FROM deliveries WHERE subscription = $1",
-                 {PgParam::Text(name)})
-        .status();
+    absl::StatusOr<PgResult> forgotten =
+        connection.Execute("DELETE FROM deliveries WHERE subscription = $1",
+                           {PgParam::Text(name)});
+    if (!forgotten.ok()) return forgotten.status();
+    SubscriptionChange change;
+    change.kind = SubscriptionChange::Kind::kDelete;
+    change.subscription = std::string(name);
+    return NotifyChange(connection, change);
   });
 }
 
@@ -202,33 +208,44 @@ absl::Status PostgresEventStore::ApplyUpdate(const DeliveryUpdate& update) {
   return writer_
       ->Execute(
           "UPDATE subscriptions SET cursor = $2 WHERE name = $1 AND cursor < "
-          "$2",
-          {PgParam::Text(update.subscription), PgParam::Int64(update.cursor)})
+          "$2 AND ($3 < 0 OR epoch = $3)",
+          {PgParam::Text(update.subscription), PgParam::Int64(update.cursor),
+           PgParam::Int64(update.epoch)})
       .status();
 }
 
-absl::Status PostgresEventStore::SeekSubscription(absl::string_view name,
-                                                  int64_t cursor) {
+absl::StatusOr<int64_t> PostgresEventStore::SeekSubscription(
+    absl::string_view name, int64_t cursor) {
   if (!IsStorableText(name)) return NoSubscription(name);
-  return RunTransaction([&](PostgresConnection& connection) -> absl::Status {
+  int64_t epoch = 0;
+  absl::Status sought = RunTransaction([&](PostgresConnection& connection)
+                                           -> absl::Status {
     absl::StatusOr<PgResult> moved = connection.Execute(
-        "UPDATE subscriptions SET cursor = $2 WHERE name = $1",
+        "UPDATE subscriptions SET cursor = $2, epoch = epoch + 1"
+        " WHERE name = $1 RETURNING epoch",
         {PgParam::Text(name), PgParam::Int64(cursor)});
     if (!moved.ok()) return moved.status();
-    if (moved->affected_rows() == 0) return NoSubscription(name);
+    if (moved->rows() == 0) return NoSubscription(name);
+    epoch = moved->Int64(0, 0);
     absl::StatusOr<PgResult> forgotten = connection.Execute(
         "DELETE FROM deliveries WHERE subscription = $1 AND sequence > $2",
         {PgParam::Text(name), PgParam::Int64(cursor)});
     if (!forgotten.ok()) return forgotten.status();
-    return connection
-        .Execute(
-            "UPDATE deliveries SET state = $3 WHERE subscription = $1"
-            " AND sequence <= $2 AND state <> $3",
-            {PgParam::Text(name), PgParam::Int64(cursor),
-             PgParam::Int64(
-                 static_cast<int64_t>(DeliveryState::kAcknowledged))})
-        .status();
+    absl::StatusOr<PgResult> settled = connection.Execute(
+        "UPDATE deliveries SET state = $3, holder = NULL, lease_expiry = NULL"
+        " WHERE subscription = $1 AND sequence <= $2 AND state <> $3",
+        {PgParam::Text(name), PgParam::Int64(cursor),
+         PgParam::Int64(static_cast<int64_t>(DeliveryState::kAcknowledged))});
+    if (!settled.ok()) return settled.status();
+    SubscriptionChange change;
+    change.kind = SubscriptionChange::Kind::kSeek;
+    change.subscription = std::string(name);
+    change.cursor = cursor;
+    change.epoch = epoch;
+    return NotifyChange(connection, change);
   });
+  if (!sought.ok()) return sought;
+  return epoch;
 }
 
 }  // namespace paymento::bridge

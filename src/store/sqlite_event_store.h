@@ -77,8 +77,8 @@ class SqliteEventStore : public EventStore {
   absl::StatusOr<std::vector<DeliveryRecord>> LoadDeadLetters(
       absl::string_view subscription) override;
   std::future<absl::Status> SaveDeliveries(DeliveryUpdate update) override;
-  absl::Status SeekSubscription(absl::string_view name,
-                                int64_t cursor) override;
+  absl::StatusOr<int64_t> SeekSubscription(absl::string_view name,
+                                          int64_t cursor) override;
   absl::StatusOr<std::vector<DeliveryRecord>> DeliveriesOf(
       int64_t sequence) override;
   absl::StatusOr<int64_t> FirstSequenceAtOrAfter(absl::Time time) override;

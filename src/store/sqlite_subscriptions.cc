@@ -223,9 +223,10 @@ absl::Status SqliteEventStore::ApplyUpdateLocked(const DeliveryUpdate& update) {
   return cursor->Run();
 }
 
-absl::Status SqliteEventStore::SeekSubscription(absl::string_view name,
-                                                int64_t cursor) {
-  return ExecuteInTransaction(
+absl::StatusOr<int64_t> SqliteEventStore::SeekSubscription(
+    absl::string_view name, int64_t cursor) {
+  // One process owns the file, so seeks need no epoch.
+  absl::Status moved = ExecuteInTransaction(
       [&](SqliteConnection& connection) -> absl::Status {
         absl::StatusOr<SqliteStatement> move = connection.Prepare(
             "UPDATE subscriptions SET cursor = ?2 WHERE name = ?1");
@@ -254,6 +255,8 @@ absl::Status SqliteEventStore::SeekSubscription(absl::string_view name,
         settle->BindInt64(3, static_cast<int64_t>(DeliveryState::kAcknowledged));
         return settle->Run();
       });
+  if (!moved.ok()) return moved;
+  return 0;
 }
 
 absl::StatusOr<int64_t> SqliteEventStore::FirstSequenceAtOrAfter(

@@ -26,6 +26,8 @@ struct SubscriptionRecord {
   bool ordered = false;
   // Unacknowledged events deleted by retention.
   int64_t expired_events = 0;
+  // Seeks made so far, in a store that shares subscriptions; 0 otherwise.
+  int64_t epoch = 0;
 };
 
 // Numeric values are stored; never renumber them.
@@ -52,6 +54,10 @@ struct DeliveryUpdate {
   std::vector<DeliveryRecord> records;
   // The new cursor, or -1 to keep it.
   int64_t cursor = -1;
+  // With a store that shares subscriptions, the epoch the cursor was
+  // computed in: the cursor is not saved after a later seek. -1 saves it
+  // in any epoch.
+  int64_t epoch = -1;
 };
 
 }  // namespace paymento::bridge

@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "src/logging/log.h"
 
@@ -15,7 +13,15 @@ namespace {
 // Events read from the store per refill.
 constexpr int kRefillBatch = 512;
 
-std::string OrderingKey(const v1::Event& event) {
+std::future<absl::Status> ReadyFuture(absl::Status status) {
+  std::promise<absl::Status> promise;
+  promise.set_value(std::move(status));
+  return promise.get_future();
+}
+
+}  // namespace
+
+std::string Subscription::OrderingKeyOf(const v1::Event& event) {
   if (!event.payment_link().id().empty()) {
     return absl::StrCat("link:", event.payment_link().id());
   }
@@ -24,14 +30,6 @@ std::string OrderingKey(const v1::Event& event) {
   }
   return "";
 }
-
-std::future<absl::Status> ReadyFuture(absl::Status status) {
-  std::promise<absl::Status> promise;
-  promise.set_value(std::move(status));
-  return promise.get_future();
-}
-
-}  // namespace
 
 absl::StatusOr<std::shared_ptr<Subscription>> Subscription::Load(
     const SubscriptionEnvironment& environment, SubscriptionRecord record) {
@@ -51,8 +49,10 @@ Subscription::Subscription(const SubscriptionEnvironment& environment,
     : environment_(environment),
       record_(std::move(record)),
       filter_(std::move(filter)),
+      shared_(environment.store->SharesSubscriptions()),
       read_cursor_(record_.cursor),
-      saved_cursor_(record_.cursor) {}
+      saved_cursor_(record_.cursor),
+      epoch_(record_.epoch) {}
 
 absl::Status Subscription::LoadState() {
   absl::StatusOr<std::vector<DeliveryRecord>> rows =
@@ -78,7 +78,7 @@ absl::Status Subscription::LoadState() {
     if (!stored->has_value()) continue;
     Entry entry;
     entry.attempts = row.attempts;
-    entry.ordering_key = OrderingKey((*stored)->event);
+    entry.ordering_key = OrderingKeyOf((*stored)->event);
     entry.event =
         std::make_shared<const v1::Event>(std::move((*stored)->event));
     entries_.emplace(row.sequence, std::move(entry));
@@ -100,9 +100,11 @@ void Subscription::Wake() {
 void Subscription::Refill() {
   int64_t cursor;
   int limit;
+  uint64_t resets;
   {
     absl::MutexLock lock(&mu_);
     cursor = read_cursor_;
+    resets = resets_;
     limit = static_cast<int>(
         std::min<size_t>(kRefillBatch, kWindow - entries_.size()));
   }
@@ -112,6 +114,11 @@ void Subscription::Refill() {
   absl::MutexLock lock(&mu_);
   refill_scheduled_ = false;
   if (closed_) return;
+  if (resets != resets_) {
+    // A seek moved the read cursor meanwhile; these events may skip some.
+    ScheduleRefillLocked();
+    return;
+  }
   if (!events.ok()) {
     logging::Error("subscription read failed",
                    {{"subscription", record_.name},
@@ -151,7 +158,7 @@ void Subscription::AddEventLocked(v1::Event event) {
     entry.attempts = attempts->second;
     attempts_ahead_.erase(attempts);
   }
-  entry.ordering_key = OrderingKey(event);
+  entry.ordering_key = OrderingKeyOf(event);
   entry.event = std::make_shared<const v1::Event>(std::move(event));
   entries_.emplace(sequence, std::move(entry));
 }
@@ -171,6 +178,10 @@ DeliverySink* Subscription::PickSinkLocked() {
 }
 
 void Subscription::DispatchLocked() {
+  if (shared_) {
+    DispatchSharedLocked();
+    return;
+  }
   if (closed_ || sinks_.empty()) return;
   absl::Time now = absl::Now();
   std::map<DeliverySink*, std::vector<v1::Delivery>> batches;
@@ -203,19 +214,11 @@ void Subscription::DispatchLocked() {
     MarkDirtyLocked(sequence, entry);
     leased = true;
 
-    v1::Delivery delivery;
-    *delivery.mutable_event() = *entry.event;
-    delivery.set_attempt(entry.attempts);
-    delivery.set_ack_id(absl::StrCat(sequence, ".", entry.generation));
-    batches[sink].push_back(std::move(delivery));
+    batches[sink].push_back(MakeDelivery(sequence, entry));
   }
 
   for (int64_t sequence : exhausted) {
-    logging::Warn("event dead-lettered",
-                  {{"subscription", record_.name},
-                   {"sequence", absl::StrCat(sequence)},
-                   {"event_id", entries_[sequence].event->id()},
-                   {"attempts", absl::StrCat(entries_[sequence].attempts)}});
+    LogDeadLetterLocked(sequence, entries_[sequence]);
     SettleLocked(entries_.find(sequence), DeliveryState::kDeadLettered);
   }
   if (!exhausted.empty() && environment_.metrics != nullptr) {
@@ -227,6 +230,23 @@ void Subscription::DispatchLocked() {
   }
   if (leased) ScheduleLeaseTimerLocked();
   if (!exhausted.empty()) ScheduleRefillLocked();
+}
+
+v1::Delivery Subscription::MakeDelivery(int64_t sequence,
+                                        const Entry& entry) {
+  v1::Delivery delivery;
+  *delivery.mutable_event() = *entry.event;
+  delivery.set_attempt(entry.attempts);
+  delivery.set_ack_id(FormatAckId({sequence, entry.generation}));
+  return delivery;
+}
+
+void Subscription::LogDeadLetterLocked(int64_t sequence, const Entry& entry) {
+  logging::Warn("event dead-lettered",
+                {{"subscription", record_.name},
+                 {"sequence", absl::StrCat(sequence)},
+                 {"event_id", entry.event->id()},
+                 {"attempts", absl::StrCat(entry.attempts)}});
 }
 
 void Subscription::ReleaseLocked(int64_t sequence, Entry& entry,
@@ -276,6 +296,7 @@ std::future<absl::Status> Subscription::FlushLocked() {
   }
   DeliveryUpdate update;
   update.subscription = record_.name;
+  if (shared_) update.epoch = epoch_;
   update.records.reserve(dirty_.size());
   for (auto& [sequence, record] : dirty_) {
     update.records.push_back(std::move(record));
@@ -290,11 +311,17 @@ std::future<absl::Status> Subscription::FlushLocked() {
 
 void Subscription::ScheduleLeaseTimerLocked() {
   std::optional<absl::Time> earliest;
+  absl::Time now = absl::Now();
   for (const auto& [sequence, entry] : entries_) {
-    if (entry.state != DeliveryState::kLeased) continue;
-    if (!earliest || entry.lease_expiry < *earliest) {
-      earliest = entry.lease_expiry;
+    absl::Time due = absl::InfinitePast();
+    if (entry.state == DeliveryState::kLeased) {
+      due = entry.lease_expiry;
+    } else if (entry.blocked_until > now) {
+      due = entry.blocked_until;
+    } else {
+      continue;
     }
+    if (!earliest || due < *earliest) earliest = due;
   }
   if (!earliest) return;
   if (lease_timer_at_ && *lease_timer_at_ <= *earliest) return;
@@ -315,7 +342,17 @@ void Subscription::OnLeaseTimer() {
   bool released = false;
   for (auto& [sequence, entry] : entries_) {
     if (entry.state == DeliveryState::kLeased && entry.lease_expiry <= now) {
-      ReleaseLocked(sequence, entry, /*count_attempt=*/true);
+      if (shared_) {
+        // The store counted the attempt when it leased the entry, and the
+        // lease expires there by itself, so nothing is written.
+        DropHolderLocked(entry);
+        entry.state = DeliveryState::kPending;
+      } else {
+        ReleaseLocked(sequence, entry, /*count_attempt=*/true);
+      }
+      released = true;
+    } else if (shared_ && entry.blocked_until > absl::InfinitePast() &&
+               entry.blocked_until <= now) {
       released = true;
     }
   }
@@ -342,6 +379,10 @@ void Subscription::Attach(std::shared_ptr<DeliverySink> sink,
 void Subscription::Detach(DeliverySink* sink) {
   absl::MutexLock lock(&mu_);
   if (sinks_.count(sink) == 0) return;
+  if (shared_) {
+    DetachSharedLocked(sink);
+    return;
+  }
   for (auto& [sequence, entry] : entries_) {
     if (entry.state == DeliveryState::kLeased && entry.holder == sink) {
       ReleaseLocked(sequence, entry, /*count_attempt=*/false);
@@ -355,17 +396,11 @@ void Subscription::Detach(DeliverySink* sink) {
 
 std::map<int64_t, Subscription::Entry>::iterator Subscription::FindLeaseLocked(
     absl::string_view id) {
-  std::pair<absl::string_view, absl::string_view> parts =
-      absl::StrSplit(id, absl::MaxSplits('.', 1));
-  int64_t sequence = 0;
-  uint64_t generation = 0;
-  if (!absl::SimpleAtoi(parts.first, &sequence) ||
-      !absl::SimpleAtoi(parts.second, &generation)) {
-    return entries_.end();
-  }
-  auto it = entries_.find(sequence);
+  std::optional<LeaseId> lease = ParseAckId(id);
+  if (!lease) return entries_.end();
+  auto it = entries_.find(lease->sequence);
   if (it == entries_.end() || it->second.state != DeliveryState::kLeased ||
-      it->second.generation != generation) {
+      it->second.generation != lease->generation) {
     return entries_.end();
   }
   return it;
@@ -373,6 +408,7 @@ std::map<int64_t, Subscription::Entry>::iterator Subscription::FindLeaseLocked(
 
 std::future<absl::Status> Subscription::Acknowledge(
     const std::vector<std::string>& ids, int* acknowledged) {
+  if (shared_) return AcknowledgeShared(ids, acknowledged);
   absl::MutexLock lock(&mu_);
   *acknowledged = 0;
   for (const std::string& id : ids) {
@@ -387,8 +423,9 @@ std::future<absl::Status> Subscription::Acknowledge(
   return FlushLocked();
 }
 
-int Subscription::ModifyAckDeadline(const std::vector<std::string>& ids,
-                                    absl::Duration deadline) {
+absl::StatusOr<int> Subscription::ModifyAckDeadline(
+    const std::vector<std::string>& ids, absl::Duration deadline) {
+  if (shared_) return ModifyAckDeadlineShared(ids, deadline);
   absl::MutexLock lock(&mu_);
   int modified = 0;
   bool released = false;
@@ -413,14 +450,20 @@ int Subscription::ModifyAckDeadline(const std::vector<std::string>& ids,
 
 absl::StatusOr<int64_t> Subscription::Seek(int64_t cursor) {
   cursor = std::max(cursor, record_.start_sequence);
+  if (shared_) return SeekShared(cursor);
   absl::MutexLock lock(&mu_);
   // Writes queued before the seek must land first, or they would bring
   // back rows the seek removes.
   absl::Status flushed = FlushLocked().get();
   if (!flushed.ok()) return flushed;
-  absl::Status moved =
+  absl::StatusOr<int64_t> moved =
       environment_.store->SeekSubscription(record_.name, cursor);
-  if (!moved.ok()) return moved;
+  if (!moved.ok()) return moved.status();
+  ResetLocked(cursor);
+  return cursor;
+}
+
+void Subscription::ResetLocked(int64_t cursor) {
   for (auto& [sink, state] : sinks_) state.outstanding = 0;
   entries_.clear();
   settled_ahead_.clear();
@@ -428,10 +471,12 @@ absl::StatusOr<int64_t> Subscription::Seek(int64_t cursor) {
   read_cursor_ = cursor;
   saved_cursor_ = cursor;
   lease_timer_at_.reset();
+  claim_in_flight_ = false;
+  ++resets_;
   logging::Info("subscription moved", {{"subscription", record_.name},
-                                       {"cursor", absl::StrCat(cursor)}});
+                                       {"cursor", absl::StrCat(cursor)},
+                                       {"epoch", absl::StrCat(epoch_)}});
   ScheduleRefillLocked();
-  return cursor;
 }
 
 absl::StatusOr<int> Subscription::RedriveDeadLetters() {
@@ -449,7 +494,7 @@ absl::StatusOr<int> Subscription::RedriveDeadLetters() {
     if (!stored.ok()) return stored.status();
     if (!stored->has_value()) continue;
     Entry entry;
-    entry.ordering_key = OrderingKey((*stored)->event);
+    entry.ordering_key = OrderingKeyOf((*stored)->event);
     entry.event =
         std::make_shared<const v1::Event>(std::move((*stored)->event));
     MarkDirtyLocked(row.sequence, entry);
@@ -462,16 +507,42 @@ absl::StatusOr<int> Subscription::RedriveDeadLetters() {
   DispatchLocked();
   absl::Status saved = FlushLocked().get();
   if (!saved.ok()) return saved;
+  if (shared_) {
+    SubscriptionChange change;
+    change.kind = SubscriptionChange::Kind::kRedrive;
+    change.subscription = record_.name;
+    absl::Status published =
+        environment_.store->PublishSubscriptionChange(change);
+    if (!published.ok()) return published;
+  }
   return redriven;
 }
 
 void Subscription::Close(const absl::Status& status) {
+  std::vector<LeaseId> held;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    for (auto& [key, state] : sinks_) state.sink->Terminate(status);
+    if (shared_) {
+      for (const auto& [sequence, entry] : entries_) {
+        if (entry.state == DeliveryState::kLeased) {
+          held.push_back({sequence, entry.generation});
+        }
+      }
+    }
+    sinks_.clear();
+    entries_.clear();
+    dirty_.clear();
+  }
+  // The streams ended, so their leases go back at once, as on Detach, and
+  // other processes need not wait for them to expire.
+  if (!held.empty()) Release(held, /*count_attempt=*/false);
+}
+
+int64_t Subscription::Epoch() {
   absl::MutexLock lock(&mu_);
-  closed_ = true;
-  for (auto& [key, state] : sinks_) state.sink->Terminate(status);
-  sinks_.clear();
-  entries_.clear();
-  dirty_.clear();
+  return epoch_;
 }
 
 int64_t Subscription::Cursor() {

@@ -9,6 +9,17 @@
 // (group-committed), so progress survives restarts; the cursor stored is
 // the highest sequence below which every entry is settled.
 //
+// With a store that shares subscriptions between processes (PostgreSQL,
+// EventStore::SharesSubscriptions), every process reads the same events.
+// An entry goes to a stream only after the store leased it to this process
+// (ClaimDeliveries, in batches), so streams on two processes never hold the
+// same event at once. Acks, released leases and seeks go to the
+// store first and reach the other processes as SubscriptionChanges
+// (ApplyChange); an entry leased elsewhere stays in the window until it is
+// settled, so the cursor stays correct. With a store of one process
+// (SQLite), leases live only in memory and the store sees one batched write
+// per change, as before.
+//
 // Locking: mu_ guards all state. DeliverySink::Deliver is called with mu_
 // held, so sinks must only queue and never call back into the subscription
 // from Deliver. Store reads for the window happen on the executor without
@@ -60,6 +71,9 @@ struct SubscriptionEnvironment {
   Timer* timer = nullptr;
   // Counts dead letters; may be null.
   Metrics* metrics = nullptr;
+  // Names this process as the holder of the leases it takes in a store
+  // that shares subscriptions. Unique per process start.
+  std::string replica_id;
 };
 
 struct SubscriptionStats {
@@ -98,8 +112,8 @@ class Subscription : public CommitWaiter,
                                         int* acknowledged);
   // Extends matching leases to now + `deadline`, or returns them at once
   // when `deadline` is zero. Returns the number that matched.
-  int ModifyAckDeadline(const std::vector<std::string>& ids,
-                        absl::Duration deadline);
+  absl::StatusOr<int> ModifyAckDeadline(const std::vector<std::string>& ids,
+                                        absl::Duration deadline);
   // Moves the cursor: events at or below it count as acknowledged, events
   // after it are delivered again. Outstanding ack ids become invalid. A
   // cursor before the subscription's start is moved to its start. Returns
@@ -114,6 +128,14 @@ class Subscription : public CommitWaiter,
   absl::StatusOr<SubscriptionStats> Stats();
   // Every event at or below this sequence is settled.
   int64_t Cursor();
+  // The number of seeks the store recorded, as last seen by this process.
+  int64_t Epoch();
+
+  // Applies a change that a process sharing the store made: settles,
+  // releases or extends leases, moves the cursor, or reloads redriven
+  // events. Changes this process made itself arrive too and do nothing
+  // more. Called on the store's listener thread; never blocks on the store.
+  void ApplyChange(const SubscriptionChange& change);
 
   void Wake() override;
 
@@ -125,6 +147,13 @@ class Subscription : public CommitWaiter,
     uint64_t generation = 0;
     DeliverySink* holder = nullptr;
     absl::Time lease_expiry;
+    // Shared store only: a claim for `holder` is in flight.
+    bool claiming = false;
+    // Shared store only: the lease is being returned to the store.
+    bool releasing = false;
+    // Shared store only: leased by another process, or locked by its
+    // claim, until about then.
+    absl::Time blocked_until = absl::InfinitePast();
     absl::Time last_delivered_at = absl::UnixEpoch();
     std::string ordering_key;
   };
@@ -136,6 +165,9 @@ class Subscription : public CommitWaiter,
 
   Subscription(const SubscriptionEnvironment& environment,
                SubscriptionRecord record, TypeFilter filter);
+
+  // The key that orders events of one payment: its link or gateway id.
+  static std::string OrderingKeyOf(const v1::Event& event);
 
   absl::Status LoadState();
   void ScheduleRefillLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -159,10 +191,45 @@ class Subscription : public CommitWaiter,
   // Finds the live lease an ack id names, or entries_.end().
   std::map<int64_t, Entry>::iterator FindLeaseLocked(absl::string_view id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Forgets every entry and reads again after `cursor`.
+  void ResetLocked(int64_t cursor) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static v1::Delivery MakeDelivery(int64_t sequence, const Entry& entry);
+  void LogDeadLetterLocked(int64_t sequence, const Entry& entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Shared store only (subscription_claims.cc).
+  void DispatchSharedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Claim(std::vector<int64_t> candidates, uint64_t resets);
+  void FinishClaim(const std::vector<int64_t>& candidates, uint64_t resets,
+                   absl::Time started,
+                   const absl::StatusOr<std::vector<ClaimResult>>& results);
+  // Returns leases to the store on the executor.
+  void ReleaseSoon(std::vector<LeaseId> leases, bool count_attempt)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Release(const std::vector<LeaseId>& leases, bool count_attempt);
+  // Ends the entry's association with its stream and frees the stream's
+  // slot.
+  void DropHolderLocked(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes an entry that is settled in the store; returns whether one was
+  // in the window.
+  bool SettleSharedLocked(int64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplyChangeLocked(const SubscriptionChange& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DetachSharedLocked(DeliverySink* sink)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::future<absl::Status> AcknowledgeShared(
+      const std::vector<std::string>& ids, int* acknowledged);
+  absl::StatusOr<int> ModifyAckDeadlineShared(
+      const std::vector<std::string>& ids, absl::Duration deadline);
+  absl::StatusOr<int64_t> SeekShared(int64_t cursor);
+  // Adds events that another process redrove.
+  void ReloadRedriven();
 
   const SubscriptionEnvironment environment_;
   const SubscriptionRecord record_;
   const TypeFilter filter_;
+  // Whether the store shares leases with other processes.
+  const bool shared_;
 
   absl::Mutex mu_;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
@@ -183,6 +250,13 @@ class Subscription : public CommitWaiter,
   std::optional<absl::Time> lease_timer_at_ ABSL_GUARDED_BY(mu_);
   // Round-robin position among sinks.
   size_t next_sink_ ABSL_GUARDED_BY(mu_) = 0;
+  // Counts resets of the window (seeks), so that reads and claims started
+  // before one are discarded.
+  uint64_t resets_ ABSL_GUARDED_BY(mu_) = 0;
+  // The store's seek count; a cursor is saved only in this epoch.
+  int64_t epoch_ ABSL_GUARDED_BY(mu_);
+  // Shared store only: one claim runs at a time, so that claims batch.
+  bool claim_in_flight_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace paymento::bridge

@@ -1,5 +1,6 @@
 #include "src/streaming/subscription_manager.h"
 
+#include <set>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -77,6 +78,14 @@ absl::StatusOr<std::shared_ptr<Subscription>> SubscriptionManager::GetOrCreate(
 
 absl::StatusOr<std::shared_ptr<Subscription>> SubscriptionManager::Find(
     absl::string_view name) {
+  if (environment_.store->SharesSubscriptions()) {
+    bool known;
+    {
+      absl::MutexLock lock(&mu_);
+      known = subscriptions_.count(name) > 0;
+    }
+    if (!known) SyncWithStore(/*check_epochs=*/false);
+  }
   absl::MutexLock lock(&mu_);
   auto found = subscriptions_.find(name);
   if (found == subscriptions_.end()) {
@@ -110,6 +119,13 @@ absl::Status SubscriptionManager::Delete(absl::string_view name) {
 }
 
 std::vector<std::shared_ptr<Subscription>> SubscriptionManager::All() {
+  if (environment_.store->SharesSubscriptions()) {
+    SyncWithStore(/*check_epochs=*/false);
+  }
+  return Snapshot();
+}
+
+std::vector<std::shared_ptr<Subscription>> SubscriptionManager::Snapshot() {
   absl::MutexLock lock(&mu_);
   std::vector<std::shared_ptr<Subscription>> all;
   for (auto& [name, subscription] : subscriptions_) {
@@ -119,7 +135,102 @@ std::vector<std::shared_ptr<Subscription>> SubscriptionManager::All() {
 }
 
 void SubscriptionManager::CloseAll(const absl::Status& status) {
-  for (const auto& subscription : All()) subscription->Close(status);
+  for (const auto& subscription : Snapshot()) subscription->Close(status);
+}
+
+void SubscriptionManager::OnChange(const SubscriptionChange& change) {
+  switch (change.kind) {
+    case SubscriptionChange::Kind::kDelete:
+      CloseDeleted(change.subscription);
+      return;
+    case SubscriptionChange::Kind::kResync:
+      // Reads the store, so it runs on the executor, not the listener.
+      environment_.executor->Post(
+          [this] { SyncWithStore(/*check_epochs=*/true); });
+      return;
+    default:
+      break;
+  }
+  std::shared_ptr<Subscription> subscription;
+  {
+    absl::MutexLock lock(&mu_);
+    auto found = subscriptions_.find(change.subscription);
+    if (found == subscriptions_.end()) return;
+    subscription = found->second;
+  }
+  subscription->ApplyChange(change);
+}
+
+void SubscriptionManager::CloseDeleted(absl::string_view name) {
+  std::shared_ptr<Subscription> subscription;
+  {
+    absl::MutexLock lock(&mu_);
+    auto found = subscriptions_.find(name);
+    if (found == subscriptions_.end()) return;
+    subscription = found->second;
+    subscriptions_.erase(found);
+  }
+  subscription->Close(absl::NotFoundError(absl::StrCat(
+      "subscription \"", name, "\" was deleted: subscribe again to recreate "
+      "it")));
+  logging::Info("subscription deleted by another replica",
+                {{"subscription", std::string(name)}});
+}
+
+void SubscriptionManager::SyncWithStore(bool check_epochs) {
+  // Only subscriptions known before the store is read can be missing from
+  // it because they were deleted; one created meanwhile may be missing
+  // because the read came first.
+  std::vector<std::shared_ptr<Subscription>> before = Snapshot();
+  absl::StatusOr<std::vector<SubscriptionRecord>> records =
+      environment_.store->LoadSubscriptions();
+  if (!records.ok()) {
+    logging::Error("subscription list reload failed",
+                   {{"error", std::string(records.status().message())}});
+    return;
+  }
+  std::set<std::string> stored;
+  std::vector<std::pair<std::shared_ptr<Subscription>, SubscriptionRecord>>
+      known;
+  {
+    absl::MutexLock lock(&mu_);
+    for (SubscriptionRecord& record : *records) {
+      stored.insert(record.name);
+      auto found = subscriptions_.find(record.name);
+      if (found != subscriptions_.end()) {
+        known.emplace_back(found->second, std::move(record));
+        continue;
+      }
+      std::string name = record.name;
+      absl::StatusOr<std::shared_ptr<Subscription>> loaded =
+          Subscription::Load(environment_, std::move(record));
+      if (!loaded.ok()) {
+        logging::Error("subscription load failed",
+                       {{"subscription", name},
+                        {"error", std::string(loaded.status().message())}});
+        continue;
+      }
+      subscriptions_.emplace(name, *std::move(loaded));
+    }
+  }
+  for (const std::shared_ptr<Subscription>& subscription : before) {
+    if (stored.count(subscription->record().name) == 0) {
+      CloseDeleted(subscription->record().name);
+    }
+  }
+  if (!check_epochs) return;
+  for (auto& [subscription, record] : known) {
+    SubscriptionChange seek;
+    seek.kind = SubscriptionChange::Kind::kSeek;
+    seek.subscription = record.name;
+    seek.cursor = record.cursor;
+    seek.epoch = record.epoch;
+    subscription->ApplyChange(seek);
+    SubscriptionChange redrive;
+    redrive.kind = SubscriptionChange::Kind::kRedrive;
+    redrive.subscription = record.name;
+    subscription->ApplyChange(redrive);
+  }
 }
 
 }  // namespace paymento::bridge

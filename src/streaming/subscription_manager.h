@@ -1,6 +1,9 @@
 // SubscriptionManager: the registry of durable subscriptions in this
 // process. It loads them at start-up, creates them on first use, and
-// deletes them.
+// deletes them. With a store that shares subscriptions between processes,
+// it also loads the subscriptions other processes created when they are
+// asked for, drops those they deleted, and passes their changes on to the
+// subscriptions here (OnChange).
 #ifndef PAYMENTO_BRIDGE_SRC_STREAMING_SUBSCRIPTION_MANAGER_H_
 #define PAYMENTO_BRIDGE_SRC_STREAMING_SUBSCRIPTION_MANAGER_H_
 
@@ -30,13 +33,20 @@ class SubscriptionManager {
   absl::StatusOr<std::shared_ptr<Subscription>> GetOrCreate(
       const SubscriptionRecord& requested);
 
-  // Returns the subscription or NOT_FOUND.
+  // Returns the subscription or NOT_FOUND. With a shared store, a name not
+  // known here is looked up in the store.
   absl::StatusOr<std::shared_ptr<Subscription>> Find(absl::string_view name);
 
   // Deletes the subscription; its streams end with NOT_FOUND.
   absl::Status Delete(absl::string_view name);
 
+  // Returns every subscription; with a shared store, after loading the
+  // store's list.
   std::vector<std::shared_ptr<Subscription>> All();
+
+  // Applies a change another process made (or this one; those do nothing
+  // more). Called on the store's listener thread.
+  void OnChange(const SubscriptionChange& change);
 
   // Ends every stream with `status`, for shutdown.
   void CloseAll(const absl::Status& status);
@@ -45,6 +55,15 @@ class SubscriptionManager {
   static absl::Status CheckName(absl::string_view name);
 
  private:
+  // Loads subscriptions the store has and this process lacks, and closes
+  // those the store no longer has. With `check_epochs`, also moves the
+  // cursor of those sought meanwhile and reloads redriven events, for when
+  // changes may have been missed.
+  void SyncWithStore(bool check_epochs);
+  // Ends the streams of a subscription deleted by another process.
+  void CloseDeleted(absl::string_view name);
+  std::vector<std::shared_ptr<Subscription>> Snapshot();
+
   const SubscriptionEnvironment environment_;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<Subscription>, std::less<>>

@@ -1,13 +1,18 @@
 // Two real paymento-bridge processes on one PostgreSQL database, as two
 // replicas: events posted to one reach streams on the other, an event
-// posted to both is stored once, and a database restart under load loses
-// no event that got a 200 response.
+// posted to both is stored once, streams of one durable subscription on
+// both replicas share its events without ever holding the same one at
+// once, and a database restart under load loses no event that got a 200
+// response.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
+#include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -145,6 +150,267 @@ TEST_F(PostgresReplicasTest, EventPostedToBothIsStoredOnce) {
   v1::ListEventsResponse listed;
   ASSERT_TRUE(stub->ListEvents(&list_context, list, &listed).ok());
   EXPECT_EQ(listed.events_size(), kEvents);
+}
+
+v1::SubscribeRequest SharedSubscription(const std::string& name,
+                                        int ack_deadline_seconds,
+                                        int max_outstanding) {
+  v1::SubscribeRequest request;
+  request.set_subscription(name);
+  request.set_position(v1::START_POSITION_EARLIEST);
+  request.mutable_heartbeat_interval()->set_seconds(1);
+  request.mutable_ack_deadline()->set_seconds(ack_deadline_seconds);
+  request.set_max_outstanding(max_outstanding);
+  request.set_max_delivery_attempts(100);
+  return request;
+}
+
+// Acknowledges `ack_id` through `stub`; returns how many deliveries it
+// settled, or -1 when the call failed.
+int AcknowledgeOne(v1::EventService::Stub& stub,
+                   const std::string& subscription,
+                   const std::string& ack_id) {
+  grpc::ClientContext context;
+  v1::AcknowledgeRequest request;
+  request.set_subscription(subscription);
+  request.add_ack_ids(ack_id);
+  v1::AcknowledgeResponse response;
+  if (!stub.Acknowledge(&context, request, &response).ok()) return -1;
+  return response.acknowledged();
+}
+
+// One delivery as a consumer saw it: when it arrived, and when its ack
+// was accepted (never, for a delivery left to expire).
+struct Received {
+  std::string consumer;
+  std::string event_id;
+  std::string ack_id;
+  int attempt = 0;
+  absl::Time received_at;
+  std::optional<absl::Time> acknowledged_at;
+};
+
+// A consumer of one durable subscription through one replica. It
+// acknowledges each delivery through the stub of `ack_bridge` (its own
+// replica or the other), except the first `events_to_ignore` events it
+// receives, which it never acknowledges, so their leases expire.
+class Consumer {
+ public:
+  Consumer(std::string name, const BridgeProcess& bridge,
+           const BridgeProcess& ack_bridge, v1::SubscribeRequest request,
+           size_t events_to_ignore = 0)
+      : name_(std::move(name)),
+        subscription_(request.subscription()),
+        stub_(test_support::NewStub(bridge)),
+        ack_stub_(test_support::NewStub(ack_bridge)),
+        events_to_ignore_(events_to_ignore),
+        stream_(test_support::Subscribe(*stub_, request, absl::Seconds(120))) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Consumer() {
+    stream_.context->TryCancel();
+    thread_.join();
+  }
+
+  std::vector<Received> received() {
+    absl::MutexLock lock(&mu_);
+    return received_;
+  }
+
+  std::set<std::string> ignored() {
+    absl::MutexLock lock(&mu_);
+    return ignored_;
+  }
+
+ private:
+  void Run() {
+    v1::SubscribeResponse response;
+    while (stream_.reader->Read(&response)) {
+      // Every delivery of the response arrived now, before any ack below.
+      absl::Time arrived = absl::Now();
+      for (const v1::Delivery& delivery : response.deliveries()) {
+        Received seen;
+        seen.consumer = name_;
+        seen.event_id = delivery.event().id();
+        seen.ack_id = delivery.ack_id();
+        seen.attempt = delivery.attempt();
+        seen.received_at = arrived;
+        if (!Ignores(seen.event_id)) {
+          int acknowledged =
+              AcknowledgeOne(*ack_stub_, subscription_, seen.ack_id);
+          if (acknowledged == 1) seen.acknowledged_at = absl::Now();
+        }
+        absl::MutexLock lock(&mu_);
+        received_.push_back(std::move(seen));
+      }
+    }
+  }
+
+  bool Ignores(const std::string& event_id) {
+    absl::MutexLock lock(&mu_);
+    if (ignored_.count(event_id) > 0) return true;
+    if (ignored_.size() >= events_to_ignore_) return false;
+    for (const Received& seen : received_) {
+      if (seen.event_id == event_id) return false;
+    }
+    ignored_.insert(event_id);
+    return true;
+  }
+
+  const std::string name_;
+  const std::string subscription_;
+  std::unique_ptr<v1::EventService::Stub> stub_;
+  std::unique_ptr<v1::EventService::Stub> ack_stub_;
+  const size_t events_to_ignore_;
+  OpenStream stream_;
+  absl::Mutex mu_;
+  std::vector<Received> received_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> ignored_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+// Streams of one subscription on both replicas, each acknowledging its
+// deliveries through the other replica. Consumer "a" lets a few events
+// expire, which must then reach consumer "b". Every event is acknowledged
+// once, and no event reaches a consumer while the other still holds it. So
+// a later delivery of an event comes only after the earlier one's lease
+// ran out. That is at least the ack deadline after the earlier delivery
+// arrived, less the time it took to arrive.
+TEST_F(PostgresReplicasTest, CompetingStreamsNeverShareALease) {
+  constexpr int kEvents = 300;
+  constexpr int kAckDeadlineSeconds = 2;
+  const std::string subscription = "shared-work";
+  auto a = std::make_unique<Consumer>(
+      "a", *first_, *second_,
+      SharedSubscription(subscription, kAckDeadlineSeconds, 50),
+      /*events_to_ignore=*/5);
+  auto b = std::make_unique<Consumer>(
+      "b", *second_, *first_,
+      SharedSubscription(subscription, kAckDeadlineSeconds, 50));
+
+  for (int i = 0; i < kEvents; ++i) {
+    const BridgeProcess& target = i % 2 == 0 ? *first_ : *second_;
+    httplib::Result result =
+        PostEvent(target, "payment_link.paid", absl::StrCat("evt_shared_", i));
+    ASSERT_TRUE(result);
+    ASSERT_EQ(result->status, 200) << result->body;
+  }
+
+  auto all_acknowledged = [&] {
+    std::set<std::string> acknowledged;
+    for (Consumer* consumer : {a.get(), b.get()}) {
+      for (const Received& seen : consumer->received()) {
+        if (seen.acknowledged_at) acknowledged.insert(seen.event_id);
+      }
+    }
+    return acknowledged.size() == static_cast<size_t>(kEvents);
+  };
+  EXPECT_TRUE(Eventually(all_acknowledged, absl::Seconds(60)));
+  // Time for a wrong redelivery to show up.
+  absl::SleepFor(absl::Seconds(kAckDeadlineSeconds + 1));
+  std::set<std::string> ignored = a->ignored();
+  EXPECT_EQ(ignored.size(), 5u);
+  std::vector<Received> all = a->received();
+  std::vector<Received> from_b = b->received();
+  b.reset();
+  a.reset();
+  all.insert(all.end(), from_b.begin(), from_b.end());
+
+  std::map<std::string, std::vector<Received>> by_event;
+  for (const Received& seen : all) by_event[seen.event_id].push_back(seen);
+  EXPECT_EQ(by_event.size(), static_cast<size_t>(kEvents));
+  int received_by_a = 0;
+  int received_by_b = 0;
+  for (auto& [event_id, deliveries] : by_event) {
+    std::sort(deliveries.begin(), deliveries.end(),
+              [](const Received& x, const Received& y) {
+                return x.received_at < y.received_at;
+              });
+    int acknowledged = 0;
+    for (size_t i = 0; i < deliveries.size(); ++i) {
+      const Received& seen = deliveries[i];
+      (seen.consumer == "a" ? received_by_a : received_by_b) += 1;
+      if (seen.acknowledged_at) ++acknowledged;
+      if (i == 0) continue;
+      const Received& before = deliveries[i - 1];
+      EXPECT_FALSE(before.acknowledged_at.has_value())
+          << event_id << " was delivered again after its ack";
+      // The lease is measured from before the claim that took it, and a
+      // delivery arrives some milliseconds after that claim.
+      EXPECT_GE(seen.received_at - before.received_at,
+                absl::Seconds(kAckDeadlineSeconds) - absl::Milliseconds(300))
+          << event_id << " reached " << seen.consumer << " while "
+          << before.consumer << " still held it";
+    }
+    EXPECT_EQ(acknowledged, 1) << event_id;
+  }
+  EXPECT_GT(received_by_a, 0);
+  EXPECT_GT(received_by_b, 0);
+
+  for (const std::string& event_id : ignored) {
+    const std::vector<Received>& deliveries = by_event[event_id];
+    ASSERT_FALSE(deliveries.empty()) << event_id;
+    EXPECT_EQ(deliveries.front().consumer, "a")
+        << event_id << " went to b first";
+    EXPECT_EQ(deliveries.back().consumer, "b") << event_id;
+    EXPECT_TRUE(deliveries.back().acknowledged_at.has_value()) << event_id;
+    EXPECT_EQ(deliveries.back().attempt, static_cast<int>(deliveries.size()))
+        << event_id;
+  }
+}
+
+// A stream on the first replica holds its only slot (max_outstanding 1);
+// the client acknowledges through the second replica. The ack takes
+// effect: the event is not delivered again, GetEvent on either replica
+// shows it acknowledged, and the stream's slot is free for the next event.
+TEST_F(PostgresReplicasTest, AckThroughOtherReplicaSettlesLease) {
+  const std::string subscription = "ack-elsewhere";
+  auto stub_first = test_support::NewStub(*first_);
+  auto stub_second = test_support::NewStub(*second_);
+  OpenStream stream = test_support::Subscribe(
+      *stub_first, SharedSubscription(subscription, 2, 1));
+  ASSERT_TRUE(test_support::NextIsHeartbeat(stream));
+  for (const char* id : {"evt_elsewhere_0", "evt_elsewhere_1"}) {
+    httplib::Result result = PostEvent(*second_, "payment_link.paid", id);
+    ASSERT_TRUE(result);
+    ASSERT_EQ(result->status, 200) << result->body;
+  }
+
+  std::vector<v1::Delivery> first_delivery =
+      test_support::ReadDeliveries(stream, 1);
+  ASSERT_EQ(first_delivery.size(), 1u);
+  EXPECT_EQ(first_delivery[0].event().id(), "evt_elsewhere_0");
+  EXPECT_EQ(AcknowledgeOne(*stub_second, subscription,
+                           first_delivery[0].ack_id()),
+            1);
+  // The same ack id again, through either replica, matches nothing.
+  EXPECT_EQ(AcknowledgeOne(*stub_first, subscription,
+                           first_delivery[0].ack_id()),
+            0);
+
+  std::vector<v1::Delivery> second_delivery =
+      test_support::ReadDeliveries(stream, 1);
+  ASSERT_EQ(second_delivery.size(), 1u);
+  EXPECT_EQ(second_delivery[0].event().id(), "evt_elsewhere_1");
+  EXPECT_EQ(AcknowledgeOne(*stub_second, subscription,
+                           second_delivery[0].ack_id()),
+            1);
+  // Longer than the ack deadline: nothing is delivered again.
+  for (int heartbeat = 0; heartbeat < 3; ++heartbeat) {
+    EXPECT_TRUE(test_support::NextIsHeartbeat(stream)) << heartbeat;
+  }
+
+  for (v1::EventService::Stub* stub : {stub_first.get(), stub_second.get()}) {
+    grpc::ClientContext context;
+    v1::GetEventRequest request;
+    request.set_id("evt_elsewhere_0");
+    v1::EventStatus status;
+    ASSERT_TRUE(stub->GetEvent(&context, request, &status).ok());
+    ASSERT_EQ(status.deliveries_size(), 1);
+    EXPECT_EQ(status.deliveries(0).subscription(), subscription);
+    EXPECT_EQ(status.deliveries(0).state(), v1::DELIVERY_STATE_ACKNOWLEDGED);
+    EXPECT_EQ(status.deliveries(0).attempts(), 1);
+  }
 }
 
 // Reads a tail stream on one replica from the start, and subscribes again

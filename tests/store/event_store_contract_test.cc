@@ -658,7 +658,7 @@ TEST_P(EventStoreContractTest, SeekForgetsRowsAboveAndSettlesRowsBelow) {
     ASSERT_EQ(rows->size(), 1u) << sequence;
     EXPECT_EQ((*rows)[0].state, DeliveryState::kAcknowledged) << sequence;
   }
-  EXPECT_EQ(store_->SeekSubscription("absent", 1).code(),
+  EXPECT_EQ(store_->SeekSubscription("absent", 1).status().code(),
             absl::StatusCode::kNotFound);
 }
 
