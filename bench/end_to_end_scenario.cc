@@ -63,6 +63,11 @@ class Subscriber {
   }
 
   bool saw_probe() const { return saw_probe_.load(); }
+  // How the stream ended, or "open" while it runs.
+  std::string Ending() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ending_;
+  }
   int64_t measured() const { return measured_.load(); }
   std::vector<int64_t> TakeLatencies() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -93,8 +98,10 @@ class Subscriber {
       }
       measured_.store(static_cast<int64_t>(latencies.size()));
     }
-    reader->Finish().ok();
+    grpc::Status status = reader->Finish();
     std::lock_guard<std::mutex> lock(mu_);
+    ending_ = absl::StrCat("ended with ", GrpcCodeName(status.error_code()),
+                           ": ", status.error_message());
     latencies_ = std::move(latencies);
   }
 
@@ -105,6 +112,7 @@ class Subscriber {
   std::atomic<int64_t> measured_{0};
   std::mutex mu_;
   std::vector<int64_t> latencies_;
+  std::string ending_ = "open";
 };
 
 struct EndToEndRun {
@@ -165,11 +173,19 @@ absl::StatusOr<EndToEndRun> RunOnce(const BenchConfig& config) {
                                 },
                                 absl::Seconds(30));
   if (!live) {
+    // Says which streams missed the probe and how they ended, with the
+    // bridge's log, because a stream that ends early looks like a slow one.
+    std::string missed;
+    for (size_t i = 0; i < subscribers.size(); ++i) {
+      if (subscribers[i]->saw_probe()) continue;
+      absl::StrAppend(&missed, "\n  subscriber ", i, " (",
+                      subscribers[i]->Ending(), ")");
+    }
     stop_all();
-    return probe.ok() ? absl::DeadlineExceededError(
-                            "the probe event did not reach every subscriber "
-                            "within 30 s")
-                      : probe;
+    if (!probe.ok()) return probe;
+    return absl::DeadlineExceededError(absl::StrCat(
+        "the probe event did not reach every subscriber within 30 s:", missed,
+        "\nbridge log:\n", (*deployment)->bridge(0).process().LogTail()));
   }
 
   PacedOptions paced;
