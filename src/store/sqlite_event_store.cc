@@ -1,5 +1,12 @@
 #include "src/store/sqlite_event_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 #include <utility>
@@ -76,6 +83,10 @@ absl::Status SqliteEventStore::Initialize() {
       SqliteConnection::Open(path_);
   if (!writer.ok()) return writer.status();
   writer_ = std::move(*writer);
+  // Opening created the file if it was missing, and nothing is written
+  // before the lock is held.
+  absl::Status locked = file_lock_.Acquire(path_);
+  if (!locked.ok()) return locked;
   // WAL lets readers run beside the writer; synchronous=FULL fsyncs the WAL
   // on every commit, which is what makes a 200 response durable.
   for (const char* pragma :
@@ -110,6 +121,52 @@ absl::Status SqliteEventStore::Initialize() {
 }
 
 SqliteEventStore::~SqliteEventStore() { Close(); }
+
+SqliteEventStore::FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+absl::Status SqliteEventStore::FileLock::Acquire(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot open SQLite database ", path, ": ", std::strerror(errno)));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int error = errno;
+    ::close(fd);
+    if (error == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "another process is using ", path,
+          ": stop it, or give this process its own --store"));
+    }
+    return absl::UnavailableError(absl::StrCat(
+        "cannot lock SQLite database ", path, ": ", std::strerror(error)));
+  }
+  struct stat info;
+  if (::fstat(fd, &info) == 0) {
+    device_ = info.st_dev;
+    inode_ = info.st_ino;
+  }
+  fd_ = fd;
+  return absl::OkStatus();
+}
+
+absl::Status SqliteEventStore::FileLock::CheckInPlace(
+    const std::string& path) const {
+  struct stat info;
+  if (::stat(path.c_str(), &info) != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "SQLite database ", path, " is gone (", std::strerror(errno),
+        "): restore it, or restart the service to create a new one"));
+  }
+  if (info.st_dev != device_ || info.st_ino != inode_) {
+    return absl::UnavailableError(absl::StrCat(
+        "SQLite database ", path,
+        " was replaced by another file: restart the service to open it"));
+  }
+  return absl::OkStatus();
+}
 
 void SqliteEventStore::Close() {
   {
@@ -232,6 +289,8 @@ void SqliteEventStore::WriterLoop() {
 
 absl::StatusOr<int64_t> SqliteEventStore::CommitBatch(
     std::vector<PendingAppend>& batch, std::vector<PendingUpdate>& updates) {
+  absl::Status in_place = file_lock_.CheckInPlace(path_);
+  if (!in_place.ok()) return in_place;
   absl::Status begun = writer_->Execute("BEGIN IMMEDIATE");
   if (!begun.ok()) return begun;
   int64_t next_sequence = last_sequence_.load() + 1;

@@ -9,6 +9,8 @@
 #ifndef PAYMENTO_BRIDGE_SRC_STORE_SQLITE_EVENT_STORE_H_
 #define PAYMENTO_BRIDGE_SRC_STORE_SQLITE_EVENT_STORE_H_
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <deque>
 #include <memory>
@@ -102,6 +104,31 @@ class SqliteEventStore : public EventStore {
     std::promise<absl::Status> promise;
   };
 
+  // An exclusive flock(2) on the database file for the store's lifetime,
+  // so that a second process cannot open the same store. Separate from
+  // SQLite's own fcntl(2) locks, which Linux keeps independent of flock.
+  // Its descriptor must close only after every SQLite connection to the
+  // file has closed, because closing any descriptor of a file drops the
+  // process's fcntl locks on it.
+  class FileLock {
+   public:
+    FileLock() = default;
+    FileLock(const FileLock&) = delete;
+    FileLock& operator=(const FileLock&) = delete;
+    ~FileLock();
+    // Opens `path` and locks it without waiting.
+    absl::Status Acquire(const std::string& path);
+    // Fails when `path` no longer names the locked file, because it was
+    // removed or replaced, since commits would go to a file that the next
+    // start does not open.
+    absl::Status CheckInPlace(const std::string& path) const;
+
+   private:
+    int fd_ = -1;
+    dev_t device_ = 0;
+    ino_t inode_ = 0;
+  };
+
   // A read connection borrowed from the pool, returned on destruction.
   class ReadLease {
    public:
@@ -159,6 +186,8 @@ class SqliteEventStore : public EventStore {
   // Drops recent events at or below `sequence`, after retention deleted them.
   void ForgetRecentThrough(int64_t sequence);
 
+  // First, so that it is destroyed after every connection below.
+  FileLock file_lock_;
   const std::string path_;
   const SqliteStoreOptions options_;
 

@@ -58,6 +58,8 @@ SqliteEventStore::LoadSubscriptions() {
 absl::Status SqliteEventStore::ExecuteInTransaction(
     const std::function<absl::Status(SqliteConnection&)>& body) {
   absl::MutexLock lock(&writer_mu_);
+  absl::Status in_place = file_lock_.CheckInPlace(path_);
+  if (!in_place.ok()) return in_place;
   absl::Status begun = writer_->Execute("BEGIN IMMEDIATE");
   if (!begun.ok()) return begun;
   absl::Status status = body(*writer_);

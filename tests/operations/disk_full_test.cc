@@ -137,5 +137,53 @@ TEST(DiskFullTest, RejectsWhileFullThenRecovers) {
   EXPECT_EQ(CountLines(output, "readiness changed ready=true"), 1) << output;
 }
 
+TEST(StoreFileTest, SecondProcessOnOneFileIsRefused) {
+  BridgeOptions options = OperationsOptions();
+  BridgeProcess bridge(options);
+  ASSERT_TRUE(bridge.Start().ok()) << bridge.Output();
+
+  std::string output;
+  int code = RunBridgeCommand(
+      {"serve", "--http-listen=127.0.0.1:0", "--grpc-listen=127.0.0.1:0",
+       "--admin-listen=127.0.0.1:0",
+       absl::StrCat("--store=sqlite://", bridge.store_path())},
+      {{"PAYMENTO_WEBHOOK_SECRET", kWebhookSecret}}, &output,
+      absl::Seconds(10));
+  EXPECT_EQ(code, 2) << output;
+  EXPECT_EQ(CountLines(output, absl::StrCat("another process is using ",
+                                            bridge.store_path())),
+            1)
+      << output;
+
+  // The first process keeps its store and numbers on.
+  httplib::Result first = PostEvent(bridge, "payment_link.paid", "evt_lock_1");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200) << first->body;
+  httplib::Result second = PostEvent(bridge, "payment_link.paid", "evt_lock_2");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 200) << second->body;
+}
+
+TEST(StoreFileTest, RemovedDatabaseFileGets503) {
+  BridgeProcess bridge(OperationsOptions());
+  ASSERT_TRUE(bridge.Start().ok()) << bridge.Output();
+  httplib::Result before =
+      PostEvent(bridge, "payment_link.paid", "evt_before_removal");
+  ASSERT_TRUE(before);
+  ASSERT_EQ(before->status, 200) << before->body;
+
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::remove(absl::StrCat(bridge.store_path(), suffix).c_str());
+  }
+  // Commits would go to the removed file, which the next start never opens.
+  httplib::Result after =
+      PostEvent(bridge, "payment_link.paid", "evt_after_removal");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->status, 503) << after->body;
+  EXPECT_FALSE(after->get_header_value("Retry-After").empty());
+  EXPECT_TRUE(WaitForReadyz(bridge, 503)) << bridge.Output();
+  EXPECT_EQ(CountLines(bridge.Output(), "is gone"), 1) << bridge.Output();
+}
+
 }  // namespace
 }  // namespace paymento::bridge::test_support

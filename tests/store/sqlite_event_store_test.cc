@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "src/store/type_filter.h"
@@ -92,6 +93,21 @@ TEST_F(SqliteEventStoreTest, SequencesSurviveReopen) {
   ASSERT_TRUE(stored.ok());
   ASSERT_TRUE(stored->has_value());
   EXPECT_EQ((*stored)->event.id(), "evt_b");
+}
+
+TEST_F(SqliteEventStoreTest, SecondOpenFailsUntilFirstCloses) {
+  Append(MakeEvent("evt_a", "payment_link.paid"), "a");
+  absl::StatusOr<std::unique_ptr<SqliteEventStore>> second =
+      SqliteEventStore::Open(path_);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(second.status().message(),
+                                "another process is using " + path_))
+      << second.status();
+  // The refused open changed nothing for the first store.
+  EXPECT_EQ(Append(MakeEvent("evt_b", "payment_link.paid"), "b").sequence, 2);
+
+  Reopen();
+  EXPECT_EQ(store_->LastSequence(), 2);
 }
 
 TEST_F(SqliteEventStoreTest, ReadAfterSameFromMemoryAndDisk) {
