@@ -91,8 +91,12 @@ absl::StatusOr<MigrationCounts> CountSource(SqliteConnection& source) {
        absl::StrCat("SELECT COUNT(*) FROM deliveries WHERE state = ",
                     static_cast<int>(DeliveryState::kDeadLettered))},
       {&counts.quarantined, "SELECT COUNT(*) FROM quarantine"},
+      // The highest sequence handed out: the counter, unless a damaged
+      // store holds rows above it, so that new events never reuse one.
       {&counts.last_sequence,
-       "SELECT last_sequence FROM sequence_counter WHERE id = 1"},
+       "SELECT MAX(COALESCE((SELECT last_sequence FROM sequence_counter"
+       " WHERE id = 1), 0), COALESCE((SELECT MAX(sequence) FROM events), 0),"
+       " COALESCE((SELECT MAX(sequence) FROM event_ids), 0))"},
   };
   for (const auto& [count, sql] : queries) {
     absl::StatusOr<int64_t> value = QueryInt64(source, sql);

@@ -593,6 +593,8 @@ TEST(PostgresReplicasOutageTest, RestartLosesNoAcceptedEvent) {
     EXPECT_TRUE(absl::StrContains(output, "PostgreSQL unreachable")) << output;
     EXPECT_TRUE(absl::StrContains(output, "PostgreSQL reachable again"))
         << output;
+    EXPECT_TRUE(absl::StrContains(output, "store writes failing")) << output;
+    EXPECT_TRUE(absl::StrContains(output, "store writes recovered")) << output;
   }
 }
 

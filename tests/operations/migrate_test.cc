@@ -23,6 +23,7 @@
 #include "src/store/postgres_connection.h"
 #include "src/store/postgres_event_store.h"
 #include "src/store/postgres_store_options.h"
+#include "src/store/sqlite_connection.h"
 #include "src/store/sqlite_event_store.h"
 #include "tests/operations/operations_support.h"
 #include "tests/testing/test_postgres.h"
@@ -275,6 +276,23 @@ TEST_F(MigrateTest, CopiesRowsAndCounters) {
                         " last_delivered_at IS NOT NULL AND"
                         " acknowledged_at IS NULL"),
             2);
+}
+
+TEST_F(MigrateTest, CounterCoversEveryStoredSequence) {
+  // A damaged source whose counter fell behind its rows.
+  {
+    absl::StatusOr<std::unique_ptr<SqliteConnection>> source =
+        SqliteConnection::Open(source_path_);
+    ASSERT_TRUE(source.ok()) << source.status();
+    ASSERT_TRUE((*source)
+                    ->Execute("UPDATE sequence_counter SET last_sequence = 1")
+                    .ok());
+  }
+  std::string output;
+  ASSERT_EQ(Migrate(&output), 0) << output;
+  EXPECT_EQ(
+      QueryTarget(schema_->url(), "SELECT last_sequence FROM sequence_counter"),
+      facts_.last_sequence);
 }
 
 TEST_F(MigrateTest, StoresReadTheSame) {
