@@ -92,7 +92,7 @@ absl::StatusOr<MigrationCounts> CountSource(SqliteConnection& source) {
                     static_cast<int>(DeliveryState::kDeadLettered))},
       {&counts.quarantined, "SELECT COUNT(*) FROM quarantine"},
       // The highest sequence handed out: the counter, unless a damaged
-      // store holds rows above it, so that new events never reuse one.
+      // store has rows above it, so that new events never reuse one.
       {&counts.last_sequence,
        "SELECT MAX(COALESCE((SELECT last_sequence FROM sequence_counter"
        " WHERE id = 1), 0), COALESCE((SELECT MAX(sequence) FROM events), 0),"
