@@ -21,6 +21,10 @@ namespace {
 // headers one byte at a time, so they are served from this block.
 constexpr size_t kReadBlockBytes = 16 * 1024;
 
+// Largest output that write() holds back; a response of the ingress is a
+// few hundred bytes.
+constexpr size_t kCoalesceBytes = 16 * 1024;
+
 // How often WaitForRequest checks whether the server is stopping.
 constexpr absl::Duration kStopCheckInterval = absl::Milliseconds(100);
 
@@ -101,6 +105,7 @@ bool ConnectionStream::Handshake(std::string* error) {
 bool ConnectionStream::WaitForRequest(absl::Duration idle_timeout,
                                       const std::function<bool()>& stopping) {
   if (buffer_offset_ < buffer_.size() || HasDecryptedBytes()) return true;
+  if (!Flush()) return false;
   absl::Time give_up = absl::Now() + idle_timeout;
   for (;;) {
     if (stopping()) return false;
@@ -174,6 +179,9 @@ ssize_t ConnectionStream::Receive(char* data, size_t size, absl::Time give_up) {
 }
 
 bool ConnectionStream::FillBuffer() {
+  // The client may wait for held-back output, such as 100 Continue, before
+  // it sends more. A failed send shows in the read below.
+  Flush();
   absl::Duration left = deadline_ - absl::Now();
   if (left <= absl::ZeroDuration()) {
     HitLimit(StreamLimit::kTimeout);
@@ -258,11 +266,28 @@ bool ConnectionStream::is_writable() const {
 
 ssize_t ConnectionStream::write(const char* ptr, size_t size) {
   if (writes_disabled_) return -1;
+  if (pending_output_.size() + size <= kCoalesceBytes) {
+    pending_output_.append(ptr, size);
+    return static_cast<ssize_t>(size);
+  }
   return WriteAll(absl::string_view(ptr, size)) ? static_cast<ssize_t>(size)
                                                 : -1;
 }
 
+bool ConnectionStream::Flush() {
+  if (pending_output_.empty()) return true;
+  bool sent = SendAll(pending_output_);
+  pending_output_.clear();
+  return sent;
+}
+
 bool ConnectionStream::WriteAll(absl::string_view data) {
+  if (pending_output_.empty()) return SendAll(data);
+  pending_output_.append(data.data(), data.size());
+  return Flush();
+}
+
+bool ConnectionStream::SendAll(absl::string_view data) {
   if (ssl_ != nullptr) return WriteTls(data);
   while (!data.empty()) {
     // MSG_NOSIGNAL: a peer that has gone must not raise SIGPIPE. The socket
@@ -300,6 +325,7 @@ bool ConnectionStream::WriteTls(absl::string_view data) {
 }
 
 void ConnectionStream::SendCloseNotify() {
+  Flush();
   if (ssl_ == nullptr || close_notify_sent_ || tls_failed_) return;
   close_notify_sent_ = true;
   // Non-blocking: sends the alert if the socket takes it, and does not wait
@@ -327,23 +353,34 @@ void ConnectionStream::ShutdownAndDrain(absl::Duration time, size_t max_bytes) {
   }
 }
 
-void ConnectionStream::get_remote_ip_and_port(std::string& ip,
-                                              int& port) const {
+void ConnectionStream::LoadAddresses() const {
+  if (addresses_loaded_) return;
+  addresses_loaded_ = true;
   sockaddr_storage address{};
   socklen_t length = sizeof(address);
   if (::getpeername(socket_, reinterpret_cast<sockaddr*>(&address), &length) ==
       0) {
-    AddressOf(address, length, ip, port);
+    AddressOf(address, length, remote_ip_, remote_port_);
+  }
+  address = {};
+  length = sizeof(address);
+  if (::getsockname(socket_, reinterpret_cast<sockaddr*>(&address), &length) ==
+      0) {
+    AddressOf(address, length, local_ip_, local_port_);
   }
 }
 
+void ConnectionStream::get_remote_ip_and_port(std::string& ip,
+                                              int& port) const {
+  LoadAddresses();
+  ip = remote_ip_;
+  port = remote_port_;
+}
+
 void ConnectionStream::get_local_ip_and_port(std::string& ip, int& port) const {
-  sockaddr_storage address{};
-  socklen_t length = sizeof(address);
-  if (::getsockname(socket_, reinterpret_cast<sockaddr*>(&address), &length) ==
-      0) {
-    AddressOf(address, length, ip, port);
-  }
+  LoadAddresses();
+  ip = local_ip_;
+  port = local_port_;
 }
 
 }  // namespace paymento::bridge

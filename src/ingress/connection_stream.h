@@ -22,6 +22,10 @@
 // also kept as received (raw_head()), because cpp-httplib 0.11.4
 // percent-decodes header values, and a signature covers the values as sent.
 //
+// write() holds small writes back until Flush(), the next read, or more
+// than kCoalesceBytes, so that a response's headers and body leave in one
+// send instead of two.
+//
 // Over HTTPS the stream owns the connection's OpenSSL session: the socket is
 // made non-blocking, and every wait for OpenSSL, the handshake included, is
 // bounded by the same timeouts. Bytes already decrypted count as readable.
@@ -101,8 +105,12 @@ class ConnectionStream : public httplib::Stream {
   // where reading stopped.
   const std::string& raw_head() const { return raw_head_; }
 
-  // Writes all of `data`, even after a header limit disabled write().
+  // Writes all of `data` after any output that write() held back, even
+  // after a header limit disabled write().
   bool WriteAll(absl::string_view data);
+  // Sends the output that write() held back. Returns false when sending
+  // failed.
+  bool Flush();
 
   // Sends FIN, then reads and discards what the client still sends until it
   // closes, for at most `time` and `max_bytes`. A socket closed with unread
@@ -145,6 +153,10 @@ class ConnectionStream : public httplib::Stream {
   // error, or another code.
   bool WaitForTls(int ssl_error, absl::Time give_up) const;
   bool WriteTls(absl::string_view data);
+  // Sends all of `data` now, over TLS or not.
+  bool SendAll(absl::string_view data);
+  // Fills the cached addresses on first use.
+  void LoadAddresses() const;
   bool HasDecryptedBytes() const;
   // Waits for `events` on the socket. Returns false on timeout or error.
   bool Poll(short events, absl::Duration timeout) const;
@@ -157,6 +169,17 @@ class ConnectionStream : public httplib::Stream {
   // Set after a fatal TLS error, when no close_notify may be sent.
   bool tls_failed_ = false;
   bool close_notify_sent_ = false;
+
+  // Output of write() not sent yet.
+  std::string pending_output_;
+
+  // The connection's addresses, read once: cpp-httplib asks for them on
+  // every request.
+  mutable bool addresses_loaded_ = false;
+  mutable std::string remote_ip_;
+  mutable int remote_port_ = 0;
+  mutable std::string local_ip_;
+  mutable int local_port_ = 0;
 
   std::string buffer_;
   size_t buffer_offset_ = 0;

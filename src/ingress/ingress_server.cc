@@ -74,6 +74,8 @@ IngressServer::AfterRequest IngressServer::ServeRequest(
                                    stream.BeginBody();
                                    on_headers_(request);
                                  });
+  // The response leaves now, not when the next request is awaited.
+  stream.Flush();
 
   StreamLimit limit = stream.limit();
   if (limit != StreamLimit::kNone && !state.answered) {
