@@ -21,7 +21,7 @@ namespace {
 // headers one byte at a time, so they are served from this block.
 constexpr size_t kReadBlockBytes = 16 * 1024;
 
-// Largest output that write() holds back; a response of the ingress is a
+// Largest output that write() buffers; a response of the ingress is a
 // few hundred bytes.
 constexpr size_t kCoalesceBytes = 16 * 1024;
 
@@ -161,10 +161,10 @@ ssize_t ConnectionStream::Receive(char* data, size_t size, absl::Time give_up) {
       if (!Poll(POLLIN, give_up - absl::Now())) return -1;
     }
   }
-  int wanted = static_cast<int>(std::min<size_t>(size, INT_MAX));
+  int chunk = static_cast<int>(std::min<size_t>(size, INT_MAX));
   for (;;) {
     ERR_clear_error();
-    int received = SSL_read(ssl_.get(), data, wanted);
+    int received = SSL_read(ssl_.get(), data, chunk);
     if (received > 0) return received;
     int ssl_error = SSL_get_error(ssl_.get(), received);
     if (ssl_error != SSL_ERROR_WANT_READ && ssl_error != SSL_ERROR_WANT_WRITE) {
@@ -179,7 +179,7 @@ ssize_t ConnectionStream::Receive(char* data, size_t size, absl::Time give_up) {
 }
 
 bool ConnectionStream::FillBuffer() {
-  // The client may wait for held-back output, such as 100 Continue, before
+  // The client may wait for buffered output, such as 100 Continue, before
   // it sends more. A failed send shows in the read below.
   Flush();
   absl::Duration left = deadline_ - absl::Now();
@@ -308,8 +308,8 @@ bool ConnectionStream::SendAll(absl::string_view data) {
 bool ConnectionStream::WriteTls(absl::string_view data) {
   while (!data.empty()) {
     ERR_clear_error();
-    int wanted = static_cast<int>(std::min<size_t>(data.size(), INT_MAX));
-    int sent = SSL_write(ssl_.get(), data.data(), wanted);
+    int chunk = static_cast<int>(std::min<size_t>(data.size(), INT_MAX));
+    int sent = SSL_write(ssl_.get(), data.data(), chunk);
     if (sent > 0) {
       data.remove_prefix(static_cast<size_t>(sent));
       continue;

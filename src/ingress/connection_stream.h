@@ -22,7 +22,7 @@
 // also kept as received (raw_head()), because cpp-httplib 0.11.4
 // percent-decodes header values, and a signature covers the values as sent.
 //
-// write() holds small writes back until Flush(), the next read, or more
+// write() buffers small writes until Flush(), the next read, or more
 // than kCoalesceBytes, so that a response's headers and body leave in one
 // send instead of two.
 //
@@ -82,7 +82,7 @@ class ConnectionStream : public httplib::Stream {
   ConnectionStream& operator=(const ConnectionStream&) = delete;
 
   // Runs the server side of the TLS handshake, for at most the request
-  // timeout. Returns true at once without TLS. On failure, `error` says why.
+  // timeout. Returns true at once without TLS. On failure, sets `error` to the reason.
   bool Handshake(std::string* error);
 
   // Waits up to `idle_timeout` for the first byte of the next request,
@@ -105,10 +105,10 @@ class ConnectionStream : public httplib::Stream {
   // where reading stopped.
   const std::string& raw_head() const { return raw_head_; }
 
-  // Writes all of `data` after any output that write() held back, even
+  // Writes all of `data` after any output that write() buffered, even
   // after a header limit disabled write().
   bool WriteAll(absl::string_view data);
-  // Sends the output that write() held back. Returns false when sending
+  // Sends the output that write() buffered. Returns false when sending
   // failed.
   bool Flush();
 
@@ -117,8 +117,8 @@ class ConnectionStream : public httplib::Stream {
   // bytes sends RST, which can make the client drop the response before it
   // reads it. The discarded bytes are never parsed.
   void ShutdownAndDrain(absl::Duration time, size_t max_bytes);
-  // Over TLS, tells the client that no more data follows (close_notify)
-  // without waiting for its answer. Does nothing without TLS.
+  // Over TLS, sends the client close_notify, the alert that no more data
+  // follows, without waiting for its reply. Does nothing without TLS.
   void SendCloseNotify();
 
   // httplib::Stream.
@@ -173,8 +173,8 @@ class ConnectionStream : public httplib::Stream {
   // Output of write() not sent yet.
   std::string pending_output_;
 
-  // The connection's addresses, read once: cpp-httplib asks for them on
-  // every request.
+  // The connection's addresses, read once, because cpp-httplib reads them
+  // for every request.
   mutable bool addresses_loaded_ = false;
   mutable std::string remote_ip_;
   mutable int remote_port_ = 0;
