@@ -36,7 +36,9 @@ constexpr char kUsage[] =
     "service runs. The copy contains every event committed before it\n"
     "began.\n"
     "To restore, stop the service, remove PATH and its -wal and -shm files,\n"
-    "copy FILE to PATH and start the service.";
+    "copy FILE to PATH and start the service. Events stored after the\n"
+    "backup are lost, and their sequence numbers are given to new events:\n"
+    "tail clients should resume by time (see the README).";
 
 // How long a backup step is retried while another connection holds a lock
 // that the read transaction cannot pass.
@@ -186,6 +188,12 @@ int RunBackup(const std::vector<std::string>& args) {
   const std::string& from = parser.Get("from");
   const std::string& to = parser.Get("to");
   if (from.empty() || to.empty() || !parser.positional().empty()) {
+    if (from.empty()) std::cerr << "missing --from: the store to copy\n";
+    if (to.empty()) std::cerr << "missing --to: the file to create\n";
+    if (!parser.positional().empty()) {
+      std::cerr << "unexpected argument \"" << parser.positional().front()
+                << "\"\n";
+    }
     std::cerr << kUsage << "\n";
     return 2;
   }

@@ -107,6 +107,10 @@ TEST(BackupTest, RejectsBadArguments) {
   EXPECT_EQ(RunBridgeCommand({"backup"}, {}, &output), 2);
   EXPECT_TRUE(absl::StrContains(output, "usage: paymento-bridge backup"))
       << output;
+
+  EXPECT_EQ(RunBridgeCommand({"backup", "--to", "copy.db"}, {}, &output), 2);
+  EXPECT_TRUE(absl::StrContains(output, "missing --from")) << output;
+  EXPECT_FALSE(absl::StrContains(output, "missing --to")) << output;
 }
 
 }  // namespace
