@@ -31,6 +31,26 @@ AdminServer::AdminServer(std::string host, int port, ReadinessCheck readiness,
   server_.set_tcp_nodelay(true);
   server_.set_keep_alive_timeout(2);
   server_.set_payload_max_length(4096);
+  // Every path here is read-only: other methods get 405 before any body is
+  // read, and unknown paths a JSON 404.
+  server_.set_pre_routing_handler(
+      [](const httplib::Request& req, httplib::Response& res) {
+        bool known = req.path == "/healthz" || req.path == "/readyz" ||
+                     req.path == "/metrics";
+        if (!known) {
+          res.status = 404;
+          res.set_content(R"({"error":"not found"})", "application/json");
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        if (req.method != "GET" && req.method != "HEAD") {
+          res.status = 405;
+          res.set_header("Allow", "GET, HEAD");
+          res.set_content(R"({"error":"method not allowed: use GET"})",
+                          "application/json");
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+      });
   server_.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(R"({"status":"ok"})", "application/json");
   });

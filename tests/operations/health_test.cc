@@ -29,6 +29,26 @@ TEST(HealthTest, ReadyAfterStart) {
   EXPECT_EQ(*health, ServingStatus::SERVING);
 }
 
+TEST(HealthTest, AdminPortAllowsOnlyGet) {
+  BridgeProcess bridge(OperationsOptions());
+  ASSERT_TRUE(bridge.Start().ok()) << bridge.Output();
+  httplib::Client client(bridge.admin_base());
+  for (const char* path : {"/healthz", "/readyz", "/metrics"}) {
+    SCOPED_TRACE(path);
+    httplib::Result posted = client.Post(path, "x", "text/plain");
+    ASSERT_TRUE(posted);
+    EXPECT_EQ(posted->status, 405);
+    EXPECT_EQ(posted->get_header_value("Allow"), "GET, HEAD");
+    httplib::Result head = client.Head(path);
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->status, 200);
+  }
+  httplib::Result unknown = client.Get("/admin");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(unknown->body, R"({"error":"not found"})");
+}
+
 TEST(HealthTest, ReflectionListsServices) {
   BridgeProcess bridge(OperationsOptions());
   ASSERT_TRUE(bridge.Start().ok()) << bridge.Output();
