@@ -3,12 +3,20 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "src/logging/log.h"
 
 namespace paymento::bridge {
 namespace {
+
+// Leases of one process are numbered on from a random start, so that an
+// ack id issued before a restart matches no lease of the new process.
+uint64_t FirstGeneration() {
+  absl::BitGen bits;
+  return absl::Uniform<uint64_t>(bits, 1, uint64_t{1} << 48);
+}
 
 // Events read from the store per refill.
 constexpr int kRefillBatch = 512;
@@ -52,6 +60,7 @@ Subscription::Subscription(const SubscriptionEnvironment& environment,
       shared_(environment.store->SharesSubscriptions()),
       read_cursor_(record_.cursor),
       saved_cursor_(record_.cursor),
+      next_generation_(FirstGeneration()),
       epoch_(record_.epoch) {}
 
 absl::Status Subscription::LoadState() {

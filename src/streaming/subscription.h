@@ -245,7 +245,7 @@ class Subscription : public CommitWaiter,
   std::map<DeliverySink*, SinkState> sinks_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, DeliveryRecord> dirty_ ABSL_GUARDED_BY(mu_);
   int64_t saved_cursor_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_generation_ ABSL_GUARDED_BY(mu_);
   bool refill_scheduled_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<absl::Time> lease_timer_at_ ABSL_GUARDED_BY(mu_);
   // Round-robin position among sinks.

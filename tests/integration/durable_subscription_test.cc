@@ -169,6 +169,34 @@ TEST_F(DurableSubscriptionTest, ProgressSurvivesRestart) {
   EXPECT_TRUE(NextIsHeartbeat(again));
 }
 
+TEST_F(DurableSubscriptionTest, AckIdFromBeforeRestartIsIgnored) {
+  PostEvents(2, "evt_old_ack_");
+  std::vector<v1::Delivery> before;
+  {
+    OpenStream stream = test_support::Subscribe(*stub_, Durable("old_acks"));
+    before = ReadDeliveries(stream, 2);
+    ASSERT_EQ(before.size(), 2u);
+  }
+  bridge_->Stop(SIGTERM);
+  test_support::BridgeOptions options = test_support::OptionsWithSecret();
+  options.data_directory =
+      bridge_->store_path().substr(0, bridge_->store_path().rfind('/'));
+  bridge_ = std::make_unique<BridgeProcess>(options);
+  ASSERT_TRUE(bridge_->Start().ok()) << bridge_->Output();
+  stub_ = test_support::NewStub(*bridge_);
+
+  OpenStream again = test_support::Subscribe(*stub_, Durable("old_acks"));
+  std::vector<v1::Delivery> after = ReadDeliveries(again, 2);
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(Ids(after), Ids(before));
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_NE(after[i].ack_id(), before[i].ack_id());
+  }
+  // The leases of the earlier process ended with it.
+  EXPECT_EQ(Acknowledge("old_acks", before), 0);
+  EXPECT_EQ(Acknowledge("old_acks", after), 2);
+}
+
 TEST_F(DurableSubscriptionTest, CompetingStreamsShareEvents) {
   v1::SubscribeRequest request = Durable("shared");
   request.set_max_outstanding(3);
