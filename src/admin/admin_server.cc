@@ -45,8 +45,9 @@ AdminServer::AdminServer(std::string host, int port, ReadinessCheck readiness,
         if (req.method != "GET" && req.method != "HEAD") {
           res.status = 405;
           res.set_header("Allow", "GET, HEAD");
-          res.set_content(R"({"error":"method not allowed: use GET"})",
-                          "application/json");
+          res.set_content(
+              R"({"error":"method not allowed: use GET or HEAD"})",
+              "application/json");
           return httplib::Server::HandlerResponse::Handled;
         }
         return httplib::Server::HandlerResponse::Unhandled;

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace paymento::bridge {
@@ -159,6 +160,15 @@ absl::Status MigratePostgresSchema(PostgresConnection& connection) {
   if (migrated.ok()) migrated = connection.ExecuteScript("COMMIT");
   if (!migrated.ok() && !connection.broken()) {
     connection.ExecuteScript("ROLLBACK").IgnoreError();
+  }
+  // SQLSTATE 3F000: no schema of the search path exists, so there is
+  // nowhere to create the tables.
+  if (absl::StrContains(migrated.message(), "SQLSTATE 3F000")) {
+    return absl::Status(
+        migrated.code(),
+        absl::StrCat(migrated.message(),
+                     ": the schema that the URL's search_path names does not "
+                     "exist; create it first (CREATE SCHEMA name)"));
   }
   return migrated;
 }

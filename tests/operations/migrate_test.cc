@@ -520,6 +520,16 @@ TEST_F(MigrateTest, ServeAnswersLikeSource) {
   EXPECT_TRUE(absl::StrContains(served, "dead_lettered_events: 1")) << served;
 }
 
+TEST_F(MigrateTest, NamesMissingSchema) {
+  std::string output;
+  int code = RunMigrate("sqlite://" + source_path_,
+                        WithSearchPath(TestPostgresUrl(), "no_such_schema"),
+                        &output);
+  EXPECT_EQ(code, 1) << output;
+  EXPECT_TRUE(absl::StrContains(output, "create it first")) << output;
+  EXPECT_FALSE(absl::StrContains(output, PostgresPassword())) << output;
+}
+
 TEST_F(MigrateTest, RejectsNonEmptyTarget) {
   std::string output;
   ASSERT_EQ(Migrate(&output), 0) << output;
