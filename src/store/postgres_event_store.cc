@@ -6,7 +6,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "src/logging/log.h"
 #include "src/store/postgres_query.h"
 #include "src/store/postgres_schema.h"
 #include "src/store/type_filter.h"
@@ -176,7 +175,7 @@ void PostgresEventStore::WriterLoop() {
     }
 
     absl::StatusOr<int64_t> committed = CommitBatch(batch, updates);
-    ReportWriteHealth(committed.status());
+    write_health_.Report(committed.status());
     // LastSequence covers the batch before any of its appends returns.
     bool raised = committed.ok() && RaiseLastSequence(*committed);
     for (PendingAppend& pending : batch) {
@@ -189,18 +188,6 @@ void PostgresEventStore::WriterLoop() {
     if (raised) CallListener(*committed);
   }
   writer_.reset();
-}
-
-void PostgresEventStore::ReportWriteHealth(const absl::Status& status) {
-  bool healthy = status.ok();
-  if (write_healthy_.exchange(healthy) == healthy) return;
-  if (healthy) {
-    logging::Info("store writes recovered", {{"store", "postgres"}});
-  } else {
-    logging::Error(
-        "store writes failing",
-        {{"store", "postgres"}, {"error", std::string(status.message())}});
-  }
 }
 
 absl::StatusOr<int64_t> PostgresEventStore::CommitBatch(

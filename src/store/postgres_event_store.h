@@ -43,6 +43,7 @@
 #include "src/store/postgres_connection_pool.h"
 #include "src/store/postgres_connector.h"
 #include "src/store/postgres_store_options.h"
+#include "src/store/write_health_log.h"
 
 namespace paymento::bridge {
 
@@ -145,9 +146,6 @@ class PostgresEventStore : public EventStore {
   absl::StatusOr<int64_t> WriteBatch(std::vector<PendingAppend>& batch,
                                      std::vector<PendingUpdate>& updates);
   absl::StatusOr<int64_t> AppendEvents(std::vector<PendingAppend>& batch);
-  // Logs the first failing commit after a success, and the first success
-  // after a failure.
-  void ReportWriteHealth(const absl::Status& status);
   // Stores `fresh`, whose ids are new and distinct, with the sequences from
   // `first` on, in one statement.
   absl::Status AppendFresh(const std::vector<PendingAppend*>& fresh,
@@ -196,7 +194,7 @@ class PostgresEventStore : public EventStore {
   PostgresConnector connector_;
   PostgresConnectionPool pool_;
   std::atomic<int64_t> last_sequence_{0};
-  std::atomic<bool> write_healthy_{true};
+  WriteHealthLog write_health_{"postgres"};
 
   // Guards the queues between request threads and the writer thread.
   absl::Mutex queue_mu_;

@@ -268,7 +268,7 @@ void SqliteEventStore::WriterLoop() {
     if (committed.ok() && observer && !batch.empty()) {
       observer(absl::Now() - started, static_cast<int64_t>(batch.size()));
     }
-    ReportWriteHealth(committed.status());
+    write_health_.Report(committed.status());
     int64_t previous = last_sequence_.load();
     if (committed.ok()) {
       RememberRecent(batch);
@@ -390,18 +390,6 @@ absl::Status SqliteEventStore::AppendOneLocked(PendingAppend& pending,
 }
 
 // Logs once per change between failing and working writes, not per request.
-void SqliteEventStore::ReportWriteHealth(const absl::Status& status) {
-  bool healthy = status.ok();
-  if (write_healthy_.exchange(healthy) == healthy) return;
-  if (healthy) {
-    logging::Info("store writes recovered", {{"store", "sqlite"}});
-  } else {
-    logging::Error(
-        "store writes failing",
-        {{"store", "sqlite"}, {"error", std::string(status.message())}});
-  }
-}
-
 absl::StatusOr<int64_t> SqliteEventStore::Quarantine(QuarantineRecord record) {
   absl::MutexLock lock(&writer_mu_);
   absl::StatusOr<SqliteStatement> insert = writer_->Prepare(

@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "src/store/event_store.h"
 #include "src/store/sqlite_connection.h"
+#include "src/store/write_health_log.h"
 
 namespace paymento::bridge {
 
@@ -170,7 +171,6 @@ class SqliteEventStore : public EventStore {
   // Deletes the oldest quarantined requests beyond the quarantine's cap
   // (sqlite_quarantine.cc), always keeping the newest one.
   absl::Status TrimQuarantineLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
-  void ReportWriteHealth(const absl::Status& status);
 
   absl::StatusOr<ReadLease> BorrowReader();
   void ReturnReader(std::unique_ptr<SqliteConnection> connection);
@@ -198,7 +198,7 @@ class SqliteEventStore : public EventStore {
   std::deque<std::shared_ptr<const v1::Event>> recent_
       ABSL_GUARDED_BY(recent_mu_);
   std::atomic<int64_t> last_sequence_{0};
-  std::atomic<bool> write_healthy_{true};
+  WriteHealthLog write_health_{"sqlite"};
 
   // Guards the queue between request threads and the writer thread.
   absl::Mutex queue_mu_;
