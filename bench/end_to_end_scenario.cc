@@ -63,7 +63,7 @@ class Subscriber {
   }
 
   bool saw_probe() const { return saw_probe_.load(); }
-  // How the stream ended, or "open" while it runs.
+  // Returns how the stream ended, or "open" while it runs.
   std::string Ending() {
     std::lock_guard<std::mutex> lock(mu_);
     return ending_;

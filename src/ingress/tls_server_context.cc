@@ -21,12 +21,12 @@ BioPtr MemoryBio(const std::string& pem) {
   return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
 }
 
-absl::Status Rejected(absl::string_view what) {
+absl::Status Rejected(absl::string_view item) {
   unsigned long code = ERR_get_error();
   const char* reason = code != 0 ? ERR_reason_error_string(code) : nullptr;
   ERR_clear_error();
   return absl::InvalidArgumentError(absl::StrCat(
-      "OpenSSL rejected the ingress ", what, ": ",
+      "OpenSSL rejected the ingress ", item, ": ",
       reason != nullptr ? reason : "unknown error"));
 }
 

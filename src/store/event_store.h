@@ -233,7 +233,7 @@ class EventStore {
   //
   // A store that several processes use at once (PostgreSQL) keeps the
   // leases of durable subscriptions in its rows, so that two processes never
-  // lease the same event at once, and tells every process of the changes
+  // lease the same event at once, and notifies every process of the changes
   // through the SubscriptionChangeListener. A store of one process (SQLite)
   // returns false here, its subscriptions keep leases in memory, and the
   // calls below return UNIMPLEMENTED.

@@ -16,7 +16,7 @@
 // reconnected through the store's PostgresConnector, which spaces the
 // attempts; after every (re)connection the listener reads the counter and
 // reports it, since commits made while it was not listening sent
-// notifications nobody received. For the same reason it calls on_resync
+// notifications that no session received. For the same reason it calls on_resync
 // after every reconnection, though not after the first connection.
 #ifndef PAYMENTO_BRIDGE_SRC_STORE_POSTGRES_COMMIT_LISTENER_H_
 #define PAYMENTO_BRIDGE_SRC_STORE_POSTGRES_COMMIT_LISTENER_H_

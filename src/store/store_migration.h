@@ -1,12 +1,12 @@
 // Copies a SQLite store into an empty PostgreSQL store, for teams that
 // outgrow the embedded store (`paymento-bridge migrate`).
 //
-// Everything the service reads is copied as it is stored: events with their
-// sequence numbers and serialized bytes, event ids with their duplicate
-// counts (tombstones of deleted events included), the sequence counter,
-// durable subscriptions with their cursors and expired counts, every
-// delivery row (dead letters included) and quarantined requests with their
-// ids. Subscribers' cursors, ack ids' sequences and GetEvent keys therefore
+// Everything the service reads is copied as it is stored. That is events
+// with their sequence numbers and serialized bytes, event ids with their
+// duplicate counts (tombstones of deleted events included), and the
+// sequence counter. It is also durable subscriptions with their cursors and
+// expired counts, every delivery row (dead letters included), and
+// quarantined requests with their ids. Subscribers' cursors, ack ids' sequences and GetEvent keys therefore
 // mean the same on the target.
 //
 // The source is read inside one SQLite read transaction, so the copy is one
@@ -67,12 +67,14 @@ struct MigrationOptions {
 
 // Copies the SQLite store at `sqlite_path` into the PostgreSQL database
 // `postgres_url` names (a store URL; its store parameters are ignored).
-// Fails with NOT_FOUND when there is no file at `sqlite_path`,
-// FAILED_PRECONDITION when the source is not a store of this binary's
-// schema version or the target already holds data (the message names what
-// it holds), INVALID_ARGUMENT when a source value cannot be stored as
-// PostgreSQL text, and UNAVAILABLE when either database cannot be read or
-// reached. No message contains the URL's password.
+// Errors:
+//   - NOT_FOUND: there is no file at `sqlite_path`.
+//   - FAILED_PRECONDITION: the source is not a store of this binary's
+//     schema version, or the target already has data (the message lists
+//     what it found).
+//   - INVALID_ARGUMENT: a source value cannot be stored as PostgreSQL text.
+//   - UNAVAILABLE: either database cannot be read or reached.
+// No message contains the URL's password.
 absl::StatusOr<MigrationCounts> MigrateSqliteToPostgres(
     const std::string& sqlite_path, absl::string_view postgres_url,
     const MigrationOptions& options = {});

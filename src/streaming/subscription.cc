@@ -528,7 +528,7 @@ absl::StatusOr<int> Subscription::RedriveDeadLetters() {
 }
 
 void Subscription::Close(const absl::Status& status) {
-  std::vector<LeaseId> held;
+  std::vector<LeaseId> leases;
   {
     absl::MutexLock lock(&mu_);
     closed_ = true;
@@ -536,7 +536,7 @@ void Subscription::Close(const absl::Status& status) {
     if (shared_) {
       for (const auto& [sequence, entry] : entries_) {
         if (entry.state == DeliveryState::kLeased) {
-          held.push_back({sequence, entry.generation});
+          leases.push_back({sequence, entry.generation});
         }
       }
     }
@@ -546,7 +546,7 @@ void Subscription::Close(const absl::Status& status) {
   }
   // The streams ended, so their leases go back at once, as on Detach, and
   // other processes need not wait for them to expire.
-  if (!held.empty()) Release(held, /*count_attempt=*/false);
+  if (!leases.empty()) Release(leases, /*count_attempt=*/false);
 }
 
 int64_t Subscription::Epoch() {

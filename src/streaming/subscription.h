@@ -15,10 +15,10 @@
 // (ClaimDeliveries, in batches), so streams on two processes never hold the
 // same event at once. Acks, released leases and seeks go to the
 // store first and reach the other processes as SubscriptionChanges
-// (ApplyChange); an entry leased elsewhere stays in the window until it is
+// (ApplyChange). An entry leased elsewhere stays in the window until it is
 // settled, so the cursor stays correct. With a store of one process
-// (SQLite), leases live only in memory and the store sees one batched write
-// per change, as before.
+// (SQLite), leases live only in memory and the store receives one batched
+// write per change.
 //
 // Locking: mu_ guards all state. DeliverySink::Deliver is called with mu_
 // held, so sinks must only queue and never call back into the subscription
@@ -134,7 +134,8 @@ class Subscription : public CommitWaiter,
   // Applies a change that a process sharing the store made: settles,
   // releases or extends leases, moves the cursor, or reloads redriven
   // events. Changes this process made itself arrive too and do nothing
-  // more. Called on the store's listener thread; never blocks on the store.
+  // more. Called on the store's listener thread, so it only queues store
+  // writes and posts store reads to the executor, and never waits for them.
   void ApplyChange(const SubscriptionChange& change);
 
   void Wake() override;

@@ -40,9 +40,9 @@ void Subscription::DispatchSharedLocked() {
 
   for (auto& [sequence, entry] : entries_) {
     bool keyed = record_.ordered && !entry.ordering_key.empty();
-    bool held = entry.state == DeliveryState::kLeased || entry.claiming ||
+    bool leased = entry.state == DeliveryState::kLeased || entry.claiming ||
                 entry.releasing || entry.blocked_until > now;
-    if (held) {
+    if (leased) {
       if (keyed) blocked_keys.insert(entry.ordering_key);
       continue;
     }
@@ -275,8 +275,8 @@ std::future<absl::Status> Subscription::AcknowledgeShared(
     done.set_value(absl::OkStatus());
     return done.get_future();
   }
-  // The store checks the lease, wherever it was taken, and tells the
-  // process whose stream holds it.
+  // The store checks the lease, wherever it was taken, and notifies the
+  // process whose stream has it.
   absl::StatusOr<std::vector<LeaseId>> acked =
       environment_.store->AcknowledgeLeases(record_.name, leases);
   if (!acked.ok()) {

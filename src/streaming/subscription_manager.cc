@@ -179,7 +179,7 @@ void SubscriptionManager::CloseDeleted(absl::string_view name) {
 
 void SubscriptionManager::SyncWithStore(bool check_epochs) {
   // Only subscriptions known before the store is read can be missing from
-  // it because they were deleted; one created meanwhile may be missing
+  // it because they were deleted. One created meanwhile may be missing only
   // because the read came first.
   std::vector<std::shared_ptr<Subscription>> before = Snapshot();
   absl::StatusOr<std::vector<SubscriptionRecord>> records =
@@ -189,6 +189,7 @@ void SubscriptionManager::SyncWithStore(bool check_epochs) {
                    {{"error", std::string(records.status().message())}});
     return;
   }
+
   std::set<std::string> stored;
   std::vector<std::pair<std::shared_ptr<Subscription>, SubscriptionRecord>>
       known;
@@ -213,12 +214,16 @@ void SubscriptionManager::SyncWithStore(bool check_epochs) {
       subscriptions_.emplace(name, *std::move(loaded));
     }
   }
+
   for (const std::shared_ptr<Subscription>& subscription : before) {
     if (stored.count(subscription->record().name) == 0) {
       CloseDeleted(subscription->record().name);
     }
   }
   if (!check_epochs) return;
+
+  // Seeks and redrives whose notifications were missed: a seek in a newer
+  // epoch moves the cursor, and a redrive reloads redriven events.
   for (auto& [subscription, record] : known) {
     SubscriptionChange seek;
     seek.kind = SubscriptionChange::Kind::kSeek;
@@ -226,6 +231,7 @@ void SubscriptionManager::SyncWithStore(bool check_epochs) {
     seek.cursor = record.cursor;
     seek.epoch = record.epoch;
     subscription->ApplyChange(seek);
+
     SubscriptionChange redrive;
     redrive.kind = SubscriptionChange::Kind::kRedrive;
     redrive.subscription = record.name;

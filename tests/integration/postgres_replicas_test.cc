@@ -272,7 +272,7 @@ class Consumer {
 // Streams of one subscription on both replicas, each acknowledging its
 // deliveries through the other replica. Consumer "a" lets a few events
 // expire, which must then reach consumer "b". Every event is acknowledged
-// once, and no event reaches a consumer while the other still holds it. So
+// once, and no event reaches a consumer while the other still has its lease. So
 // a later delivery of an event comes only after the earlier one's lease
 // ran out. That is at least the ack deadline after the earlier delivery
 // arrived, less the time it took to arrive.
@@ -359,7 +359,7 @@ TEST_F(PostgresReplicasTest, CompetingStreamsNeverShareALease) {
   }
 }
 
-// A stream on the first replica holds its only slot (max_outstanding 1);
+// A stream on the first replica fills its only slot (max_outstanding 1);
 // the client acknowledges through the second replica. The ack takes
 // effect: the event is not delivered again, GetEvent on either replica
 // shows it acknowledged, and the stream's slot is free for the next event.

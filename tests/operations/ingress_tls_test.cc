@@ -127,7 +127,7 @@ TEST_F(IngressTlsTest, SilentConnectionIsClosedAfterReadTimeout) {
             0);
   absl::Time connected = absl::Now();
 
-  // Other clients are served while the silent one holds its connection.
+  // Other clients are served while the silent one keeps its connection.
   httplib::Result result = PostSignedWith(*HttpsClient(), Body("evt_busy"));
   ASSERT_TRUE(result);
   EXPECT_EQ(result->status, 200);

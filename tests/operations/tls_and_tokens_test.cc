@@ -147,7 +147,7 @@ std::string OutputWithGrpcOnEveryAddress(BridgeOptions options) {
   return bridge.Output();
 }
 
-TEST_F(TlsTest, OpenGrpcAddressWarnsOnlyWithoutTlsOrToken) {
+TEST_F(TlsTest, OpenGrpcWarnsWithoutTlsOrToken) {
   std::string open = OutputWithGrpcOnEveryAddress(OperationsOptions());
   EXPECT_TRUE(absl::StrContains(open, kOpenGrpcWarning)) << open;
   EXPECT_TRUE(absl::StrContains(open, "grpc_listen=0.0.0.0:")) << open;

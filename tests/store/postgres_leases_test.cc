@@ -186,7 +186,7 @@ TEST_F(PostgresLeasesTest, LeasedEventIsBusyElsewhere) {
   EXPECT_EQ(results[3].outcome, ClaimOutcome::kLeased);
 }
 
-TEST_F(PostgresLeasesTest, ExpiredLeaseMovesAndItsAckIdIsIgnored) {
+TEST_F(PostgresLeasesTest, ExpiredLeaseMovesToOtherClaimer) {
   AppendEvents(1);
   absl::StatusOr<std::vector<ClaimResult>> first_lease =
       first_->ClaimDeliveries(
@@ -220,10 +220,10 @@ TEST_F(PostgresLeasesTest, ExpiredLeaseMovesAndItsAckIdIsIgnored) {
 TEST_F(PostgresLeasesTest, AckThroughOtherReplicaReachesHolder) {
   AppendEvents(2);
   absl::Mutex mu;
-  std::vector<SubscriptionChange> heard;
+  std::vector<SubscriptionChange> received;
   first_->SetSubscriptionChangeListener([&](const SubscriptionChange& change) {
     absl::MutexLock lock(&mu);
-    heard.push_back(change);
+    received.push_back(change);
   });
   absl::StatusOr<std::vector<ClaimResult>> won =
       first_->ClaimDeliveries(Request("replica-a", {1, 2}));
@@ -241,15 +241,15 @@ TEST_F(PostgresLeasesTest, AckThroughOtherReplicaReachesHolder) {
   ASSERT_TRUE(Eventually(
       [&] {
         absl::MutexLock lock(&mu);
-        return !heard.empty();
+        return !received.empty();
       },
       absl::Seconds(5)));
   {
     absl::MutexLock lock(&mu);
-    EXPECT_EQ(heard[0].kind, SubscriptionChange::Kind::kSettled);
-    EXPECT_EQ(heard[0].subscription, kSubscription);
-    ASSERT_EQ(heard[0].leases.size(), 1u);
-    EXPECT_EQ(heard[0].leases[0], lease);
+    EXPECT_EQ(received[0].kind, SubscriptionChange::Kind::kSettled);
+    EXPECT_EQ(received[0].subscription, kSubscription);
+    ASSERT_EQ(received[0].leases.size(), 1u);
+    EXPECT_EQ(received[0].leases[0], lease);
   }
   absl::StatusOr<std::vector<DeliveryRecord>> rows =
       second_->DeliveriesOf(lease.sequence);
