@@ -104,7 +104,7 @@ bool ConnectionStream::Handshake(std::string* error) {
 
 bool ConnectionStream::WaitForRequest(absl::Duration idle_timeout,
                                       const std::function<bool()>& stopping) {
-  if (buffer_offset_ < buffer_.size() || HasDecryptedBytes()) return true;
+  if (buffer_offset_ < buffer_size_ || HasDecryptedBytes()) return true;
   if (!Flush()) return false;
   absl::Time give_up = absl::Now() + idle_timeout;
   for (;;) {
@@ -187,12 +187,15 @@ bool ConnectionStream::FillBuffer() {
     HitLimit(StreamLimit::kTimeout);
     return false;
   }
-  buffer_.resize(kReadBlockBytes);
+  // Allocated once per connection and never zero-filled, because recv
+  // overwrites what it returns.
+  if (buffer_ == nullptr) buffer_.reset(new char[kReadBlockBytes]);
+  buffer_size_ = 0;
   buffer_offset_ = 0;
-  ssize_t received = Receive(buffer_.data(), buffer_.size(),
-                             absl::Now() + std::min(left, limits_.read_timeout));
+  ssize_t received =
+      Receive(buffer_.get(), kReadBlockBytes,
+              absl::Now() + std::min(left, limits_.read_timeout));
   if (received <= 0) {
-    buffer_.clear();
     if (received < 0) {
       HitLimit(StreamLimit::kTimeout);
     } else {
@@ -200,7 +203,7 @@ bool ConnectionStream::FillBuffer() {
     }
     return false;
   }
-  buffer_.resize(static_cast<size_t>(received));
+  buffer_size_ = static_cast<size_t>(received);
   return true;
 }
 
@@ -244,11 +247,11 @@ bool ConnectionStream::Account(const char* data, size_t size) {
 ssize_t ConnectionStream::read(char* ptr, size_t size) {
   if (limit_ != StreamLimit::kNone) return -1;
   if (size == 0) return 0;
-  if (buffer_offset_ >= buffer_.size() && !FillBuffer()) {
+  if (buffer_offset_ >= buffer_size_ && !FillBuffer()) {
     return peer_closed_ ? 0 : -1;
   }
-  size_t count = std::min(size, buffer_.size() - buffer_offset_);
-  const char* data = buffer_.data() + buffer_offset_;
+  size_t count = std::min(size, buffer_size_ - buffer_offset_);
+  const char* data = buffer_.get() + buffer_offset_;
   if (!Account(data, count)) return -1;
   std::memcpy(ptr, data, count);
   buffer_offset_ += count;
@@ -256,7 +259,7 @@ ssize_t ConnectionStream::read(char* ptr, size_t size) {
 }
 
 bool ConnectionStream::is_readable() const {
-  return buffer_offset_ < buffer_.size() || HasDecryptedBytes() ||
+  return buffer_offset_ < buffer_size_ || HasDecryptedBytes() ||
          Poll(POLLIN, limits_.read_timeout);
 }
 
@@ -292,8 +295,8 @@ bool ConnectionStream::SendAll(absl::string_view data) {
   while (!data.empty()) {
     // MSG_NOSIGNAL: a peer that has gone must not raise SIGPIPE. The socket
     // buffer usually has room, so send is tried before poll.
-    ssize_t sent = ::send(socket_, data.data(), data.size(),
-                          MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t sent =
+        ::send(socket_, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (sent < 0 && errno == EINTR) continue;
     if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       if (!Poll(POLLOUT, limits_.write_timeout)) return false;
@@ -339,8 +342,8 @@ void ConnectionStream::ShutdownAndDrain(absl::Duration time, size_t max_bytes) {
   SendCloseNotify();
   ::shutdown(socket_, SHUT_WR);
   absl::Time give_up = absl::Now() + time;
-  size_t discarded = buffer_.size() - buffer_offset_;
-  buffer_.clear();
+  size_t discarded = buffer_size_ - buffer_offset_;
+  buffer_size_ = 0;
   buffer_offset_ = 0;
   char scratch[kReadBlockBytes];
   while (discarded < max_bytes) {

@@ -82,7 +82,8 @@ class ConnectionStream : public httplib::Stream {
   ConnectionStream& operator=(const ConnectionStream&) = delete;
 
   // Runs the server side of the TLS handshake, for at most the request
-  // timeout. Returns true at once without TLS. On failure, sets `error` to the reason.
+  // timeout. Returns true at once without TLS. On failure, sets `error` to the
+  // reason.
   bool Handshake(std::string* error);
 
   // Waits up to `idle_timeout` for the first byte of the next request,
@@ -181,7 +182,10 @@ class ConnectionStream : public httplib::Stream {
   mutable std::string local_ip_;
   mutable int local_port_ = 0;
 
-  std::string buffer_;
+  // 16 KiB, allocated by the first read.
+  std::unique_ptr<char[]> buffer_;
+  // Bytes of buffer_ received, and how many of them were read.
+  size_t buffer_size_ = 0;
   size_t buffer_offset_ = 0;
 
   Phase phase_ = Phase::kHeaders;

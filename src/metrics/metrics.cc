@@ -47,15 +47,15 @@ bool Contains(absl::Span<const absl::string_view> list,
   return std::find(list.begin(), list.end(), value) != list.end();
 }
 
-std::string RejectionReason(absl::string_view outcome) {
-  return Contains(kRejectionReasons, outcome) ? std::string(outcome) : "other";
+absl::string_view RejectionReason(absl::string_view outcome) {
+  return Contains(kRejectionReasons, outcome) ? outcome : "other";
 }
 
 // Event types outside the documented list count as "other", so that a
 // sender cannot create a series per made-up type.
-std::string TypeLabel(absl::string_view type) {
+absl::string_view TypeLabel(absl::string_view type) {
   if (KnownEventType(type) == v1::EVENT_TYPE_UNSPECIFIED) return "other";
-  return std::string(type);
+  return type;
 }
 
 Family<Counter>& CounterFamily(prometheus::Registry& registry,
@@ -178,8 +178,7 @@ void Metrics::CountTlsHandshakeFailure() {
 void Metrics::CountRequest(absl::string_view route, int status,
                            absl::string_view outcome,
                            absl::string_view event_type) {
-  http_requests_
-      .Add({{"route", std::string(route)}, {"status", absl::StrCat(status)}})
+  LabeledCounter(http_requests_, "route", route, "status", absl::StrCat(status))
       .Increment();
   if (outcome == "accepted") {
     webhooks_accepted_.Increment();
@@ -190,22 +189,20 @@ void Metrics::CountRequest(absl::string_view route, int status,
     duplicates_.Increment();
     return;
   }
-  rejections_.Add({{"reason", RejectionReason(outcome)}}).Increment();
+  LabeledCounter(rejections_, "reason", RejectionReason(outcome)).Increment();
   if (Contains(kQuarantinedOutcomes, outcome)) {
-    quarantined_.Add({{"reason_kind", std::string(outcome)}}).Increment();
+    LabeledCounter(quarantined_, "reason_kind", outcome).Increment();
   }
 }
 
 void Metrics::CountVerification(absl::string_view scheme,
                                 absl::string_view secret_fingerprint) {
-  verifications_
-      .Add({{"scheme", std::string(scheme)},
-            {"secret", std::string(secret_fingerprint)}})
+  LabeledCounter(verifications_, "scheme", scheme, "secret", secret_fingerprint)
       .Increment();
 }
 
 void Metrics::CountStoredEvent(absl::string_view event_type) {
-  events_stored_.Add({{"type", TypeLabel(event_type)}}).Increment();
+  LabeledCounter(events_stored_, "type", TypeLabel(event_type)).Increment();
 }
 
 void Metrics::ObserveCommit(absl::Duration duration, int64_t batch_events) {
@@ -277,6 +274,31 @@ std::string Metrics::Render() {
   absl::MutexLock lock(&scrape_mu_);
   UpdateBacklogs();
   return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+prometheus::Counter& Metrics::LabeledCounter(
+    prometheus::Family<prometheus::Counter>& family, absl::string_view name,
+    absl::string_view value, absl::string_view second_name,
+    absl::string_view second_value) {
+  // Label values hold no NUL byte that could make two keys collide:
+  // they come from fixed lists, status codes and secret fingerprints.
+  constexpr absl::string_view kSeparator("\0", 1);
+  thread_local std::string key;
+  key.clear();
+  absl::StrAppend(&key, reinterpret_cast<uintptr_t>(&family), kSeparator, value,
+                  kSeparator, second_value);
+  {
+    absl::ReaderMutexLock lock(&counters_mu_);
+    auto it = counters_.find(key);
+    if (it != counters_.end()) return *it->second;
+  }
+  prometheus::Labels labels = {{std::string(name), std::string(value)}};
+  if (!second_name.empty())
+    labels.emplace(std::string(second_name), std::string(second_value));
+  prometheus::Counter& counter = family.Add(labels);
+  absl::MutexLock lock(&counters_mu_);
+  counters_.emplace(key, &counter);
+  return counter;
 }
 
 }  // namespace paymento::bridge

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -101,6 +102,15 @@ class Metrics {
 
  private:
   void UpdateBacklogs();
+  // Returns the counter of `family` with the label `name` set to `value`,
+  // and `second_name` to `second_value` when given. prometheus-cpp's
+  // Family::Add builds and hashes a label map on every call, so the ingress's
+  // counters are looked up here once per label set. Only for families whose
+  // series are never removed, because the returned counter is kept.
+  prometheus::Counter& LabeledCounter(
+      prometheus::Family<prometheus::Counter>& family, absl::string_view name,
+      absl::string_view value, absl::string_view second_name = {},
+      absl::string_view second_value = {});
 
   std::shared_ptr<prometheus::Registry> registry_;
 
@@ -124,6 +134,11 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& backlog_events_;
   prometheus::Family<prometheus::Gauge>& backlog_seconds_;
   prometheus::Gauge& ready_;
+
+  absl::Mutex counters_mu_;
+  // Keyed by the family's address and the label values.
+  absl::flat_hash_map<std::string, prometheus::Counter*> counters_
+      ABSL_GUARDED_BY(counters_mu_);
 
   // Serializes scrapes, which update the backlog gauges before rendering.
   absl::Mutex scrape_mu_;

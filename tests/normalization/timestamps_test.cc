@@ -48,6 +48,29 @@ TEST(ParseRfc3339TimeTest, RejectsOtherText) {
   }
 }
 
+// The hand parser for the common form must agree with absl::ParseTime,
+// which parses every other form.
+TEST(ParseRfc3339TimeTest, AgreesWithAbslParseTime) {
+  for (absl::string_view text :
+       {"2024-02-29T23:59:59.999999999Z", "2000-02-29T00:00:00Z",
+        "1900-03-01T00:00:00Z", "2024-12-31T23:59:59-23:59",
+        "2024-01-01T00:00:00+23:59", "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z", "1969-12-31T23:59:59.5Z",
+        "2024-01-15T10:30:00.1+05:30", "2024-01-15T10:30:00.000000001-00:00",
+        "2016-12-31T23:59:60Z", "2023-02-29T00:00:00Z", "1900-02-29T00:00:00Z",
+        "2024-04-31T00:00:00Z", "2024-01-15T10:30:00.1234567890Z",
+        "2024-01-15T10:30:00.Z", "2024-01-15T10:60:00Z",
+        "2024-01-15T10:30:00+05:60"}) {
+    absl::Time expected;
+    std::string error;
+    bool valid = absl::ParseTime("%Y-%m-%dT%H:%M:%E*S%Ez", std::string(text),
+                                 &expected, &error);
+    std::optional<absl::Time> time = ParseRfc3339Time(text);
+    ASSERT_EQ(time.has_value(), valid) << text << ": " << error;
+    if (valid) EXPECT_EQ(*time, expected) << text;
+  }
+}
+
 TEST(ToProtoTimestampTest, SplitsSecondsAndNanos) {
   google::protobuf::Timestamp timestamp;
 
