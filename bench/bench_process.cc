@@ -1,6 +1,7 @@
 #include "bench/bench_process.h"
 
 #include <fcntl.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -17,8 +18,7 @@
 #include <sstream>
 #include <utility>
 
-#include <httplib.h>
-
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -85,8 +85,9 @@ int FreePort() {
 absl::StatusOr<std::unique_ptr<TempDirectory>> TempDirectory::Create(
     bool keep) {
   const char* base = getenv("TMPDIR");
-  std::string pattern = absl::StrCat(
-      base != nullptr && *base != '\0' ? base : "/tmp", "/paymento-bench-XXXXXX");
+  std::string pattern =
+      absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp",
+                   "/paymento-bench-XXXXXX");
   std::vector<char> buffer(pattern.begin(), pattern.end());
   buffer.push_back('\0');
   if (mkdtemp(buffer.data()) == nullptr) {
@@ -104,8 +105,9 @@ TempDirectory::~TempDirectory() {
   std::filesystem::remove_all(path_, ignored);
 }
 
-double ProcessCpuSeconds(pid_t pid) {
-  std::string stat = ReadWholeFile(absl::StrCat("/proc/", pid, "/stat"));
+// Returns the user plus system CPU seconds in a /proc stat file's text, or
+// -1 when it cannot be parsed.
+double CpuSecondsOfStat(const std::string& stat) {
   // The command name in field 2 may contain spaces, so fields are counted
   // from the closing parenthesis: utime and stime are fields 14 and 15.
   size_t close = stat.rfind(')');
@@ -122,6 +124,50 @@ double ProcessCpuSeconds(pid_t pid) {
   }
   return static_cast<double>(user_ticks + system_ticks) /
          static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double ProcessCpuSeconds(pid_t pid) {
+  return CpuSecondsOfStat(ReadWholeFile(absl::StrCat("/proc/", pid, "/stat")));
+}
+
+// Returns the sum of the voluntary and involuntary context switches in a
+// /proc status file's text.
+int64_t ContextSwitchesOfStatus(const std::string& status) {
+  int64_t total = 0;
+  for (absl::string_view line : absl::StrSplit(status, '\n')) {
+    if (!absl::StartsWith(line, "voluntary_ctxt_switches:") &&
+        !absl::StartsWith(line, "nonvoluntary_ctxt_switches:")) {
+      continue;
+    }
+    int64_t count = 0;
+    std::vector<absl::string_view> parts =
+        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    if (parts.size() == 2 && absl::SimpleAtoi(parts[1], &count)) {
+      total += count;
+    }
+  }
+  return total;
+}
+
+ThreadsSample SampleThreads(pid_t pid, absl::string_view thread_name) {
+  ThreadsSample sample;
+  std::error_code error;
+  std::filesystem::directory_iterator tasks(
+      absl::StrCat("/proc/", pid, "/task"), error);
+  if (error) return sample;
+  for (const auto& task : tasks) {
+    std::string path = task.path().string();
+    double cpu = CpuSecondsOfStat(ReadWholeFile(path + "/stat"));
+    if (cpu < 0) continue;
+    sample.cpu_seconds += cpu;
+    std::string name = ReadWholeFile(path + "/comm");
+    if (absl::StripTrailingAsciiWhitespace(name) == thread_name) {
+      sample.named_cpu_seconds += cpu;
+    }
+    sample.context_switches +=
+        ContextSwitchesOfStatus(ReadWholeFile(path + "/status"));
+  }
+  return sample;
 }
 
 int64_t ProcessRssBytes(pid_t pid) {
@@ -160,8 +206,8 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
   std::vector<char*> argv;
   for (std::string& arg : argument_copies) argv.push_back(arg.data());
   argv.push_back(nullptr);
-  int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                 0644);
+  int log =
+      open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log < 0) {
     return absl::UnavailableError(absl::StrCat(
         "cannot open log file ", log_path, ": ", std::strerror(errno)));
@@ -278,14 +324,14 @@ absl::Status BridgeServer::Stop() {
   // Generous, because a bridge under valgrind takes seconds to exit.
   int status = process_->Stop(absl::Seconds(120));
   if (status == -1) {
-    return absl::InternalError(absl::StrCat(
-        "paymento-bridge exited before it was stopped; its log:\n",
-        process_->LogTail()));
+    return absl::InternalError(
+        absl::StrCat("paymento-bridge exited before it was stopped; its log:\n",
+                     process_->LogTail()));
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return absl::InternalError(absl::StrCat(
-        "paymento-bridge did not exit cleanly on SIGTERM (wait status ",
-        status, "); its log:\n", process_->LogTail()));
+        "paymento-bridge did not exit cleanly on SIGTERM (wait status ", status,
+        "); its log:\n", process_->LogTail()));
   }
   return absl::OkStatus();
 }
@@ -294,17 +340,17 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> StartBareServer(
     const std::string& binary, int threads, const std::string& log_path,
     int* port, absl::Duration timeout) {
   *port = FreePort();
-  absl::StatusOr<std::unique_ptr<ChildProcess>> process = ChildProcess::Start(
-      {binary, absl::StrCat("--port=", *port),
-       absl::StrCat("--threads=", threads)},
-      {}, log_path);
+  absl::StatusOr<std::unique_ptr<ChildProcess>> process =
+      ChildProcess::Start({binary, absl::StrCat("--port=", *port),
+                           absl::StrCat("--threads=", threads)},
+                          {}, log_path);
   if (!process.ok()) return process.status();
   absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     if (!(*process)->Running()) {
-      return absl::InternalError(absl::StrCat(
-          "bare-httplib-server exited during start-up; its log:\n",
-          (*process)->LogTail()));
+      return absl::InternalError(
+          absl::StrCat("bare-httplib-server exited during start-up; its log:\n",
+                       (*process)->LogTail()));
     }
     if (Accepts(*port)) return process;
     absl::SleepFor(absl::Milliseconds(20));

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace paymento::bridge::bench {
@@ -41,6 +42,19 @@ class TempDirectory {
 // /proc/PID/stat; the kernel counts it in clock ticks (10 ms on Debian).
 // Returns a negative value when the process is gone.
 double ProcessCpuSeconds(pid_t pid);
+
+// CPU time and context switches of a process, summed over its threads.
+struct ThreadsSample {
+  double cpu_seconds = 0;
+  // CPU time of the threads with the name given to SampleThreads.
+  double named_cpu_seconds = 0;
+  // Voluntary and involuntary context switches.
+  int64_t context_switches = 0;
+};
+
+// Reads the stat and status files of every thread of `pid` in
+// /proc/PID/task. Threads that exited before the call are not counted.
+ThreadsSample SampleThreads(pid_t pid, absl::string_view thread_name);
 
 // Resident set size of `pid` in bytes, from VmRSS in /proc/PID/status.
 // Returns -1 when the process is gone.

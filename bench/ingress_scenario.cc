@@ -31,9 +31,13 @@ struct IngressRun {
   double accepted_per_second = 0;
   double p50_ns = 0;
   double p99_ns = 0;
-  // Server CPU seconds per 1,000 accepted requests in the window.
+  // Server CPU seconds per 1,000 accepted requests in the window, in all
+  // and in the bridge's store writer thread.
   double server_cpu_per_1000 = 0;
+  double writer_cpu_per_1000 = 0;
   double client_cpu_per_1000 = 0;
+  // Context switches of the server's threads per accepted request.
+  double switches_per_request = 0;
   int64_t problems = 0;
 };
 
@@ -47,20 +51,26 @@ ClosedLoopOptions LoadOptions(const BenchConfig& config, int port) {
   return options;
 }
 
+// The bridge's thread that commits events to the store.
+constexpr char kWriterThread[] = "store-writer";
+
 // A server under load: its process, for the CPU time, and its port.
 struct Target {
   pid_t pid = 0;
   int port = 0;
 };
 
-// Adds the figures of one closed loop, with `cpu_seconds` of server CPU,
-// to the sums in `total`.
-void AddLoad(const HttpLoadResult& load, double cpu_seconds,
-             IngressRun& total, int64_t& accepted, int64_t& sent,
-             std::vector<int64_t>& latencies) {
+// Adds the figures of one closed loop, with the server's threads sampled
+// at its start and end, to the sums in `total`.
+void AddLoad(const HttpLoadResult& load, const ThreadsSample& start,
+             const ThreadsSample& end, IngressRun& total, int64_t& accepted,
+             int64_t& sent, std::vector<int64_t>& latencies) {
   total.accepted_per_second +=
       static_cast<double>(load.accepted) / load.window_seconds;
-  total.server_cpu_per_1000 += cpu_seconds;
+  total.server_cpu_per_1000 += end.cpu_seconds - start.cpu_seconds;
+  total.writer_cpu_per_1000 += end.named_cpu_seconds - start.named_cpu_seconds;
+  total.switches_per_request +=
+      static_cast<double>(end.context_switches - start.context_switches);
   total.client_cpu_per_1000 += load.client_cpu_seconds;
   total.problems += load.unexpected + load.connection_errors;
   accepted += load.accepted;
@@ -84,8 +94,8 @@ absl::StatusOr<IngressRun> Measure(const BenchConfig& config,
   const int count = static_cast<int>(targets.size());
   std::vector<absl::StatusOr<HttpLoadResult>> loads(
       count, absl::UnknownError("not run"));
-  std::vector<double> cpu_start(count, 0);
-  std::vector<double> cpu_end(count, 0);
+  std::vector<ThreadsSample> samples_start(count);
+  std::vector<ThreadsSample> samples_end(count);
   std::vector<std::thread> threads;
   for (int t = 0; t < count; ++t) {
     threads.emplace_back([&, t] {
@@ -101,8 +111,9 @@ absl::StatusOr<IngressRun> Measure(const BenchConfig& config,
       };
       pid_t pid = targets[t].pid;
       loads[t] = RunClosedLoop(
-          options, build, [&, pid] { cpu_start[t] = ProcessCpuSeconds(pid); },
-          [&, pid] { cpu_end[t] = ProcessCpuSeconds(pid); });
+          options, build,
+          [&, pid] { samples_start[t] = SampleThreads(pid, kWriterThread); },
+          [&, pid] { samples_end[t] = SampleThreads(pid, kWriterThread); });
     });
   }
   for (std::thread& thread : threads) thread.join();
@@ -113,7 +124,7 @@ absl::StatusOr<IngressRun> Measure(const BenchConfig& config,
   std::vector<int64_t> latencies;
   for (int t = 0; t < count; ++t) {
     if (!loads[t].ok()) return loads[t].status();
-    AddLoad(*loads[t], cpu_end[t] - cpu_start[t], result, accepted, sent,
+    AddLoad(*loads[t], samples_start[t], samples_end[t], result, accepted, sent,
             latencies);
   }
   if (accepted == 0) {
@@ -122,9 +133,12 @@ absl::StatusOr<IngressRun> Measure(const BenchConfig& config,
   }
   result.p50_ns = static_cast<double>(Percentile(latencies, 0.50));
   result.p99_ns = static_cast<double>(Percentile(latencies, 0.99));
-  // The sums of CPU seconds become seconds per 1,000 requests.
+  // The sums become figures per request, and CPU seconds per 1,000.
   result.server_cpu_per_1000 =
       result.server_cpu_per_1000 / static_cast<double>(accepted) * 1000;
+  result.writer_cpu_per_1000 =
+      result.writer_cpu_per_1000 / static_cast<double>(accepted) * 1000;
+  result.switches_per_request /= static_cast<double>(accepted);
   result.client_cpu_per_1000 =
       result.client_cpu_per_1000 / static_cast<double>(sent) * 1000;
   return result;
@@ -168,8 +182,8 @@ absl::StatusOr<IngressRun> RunBare(const BenchConfig& config, int run) {
 
 absl::Status RunIngressScenario(const BenchConfig& config) {
   const std::string scenario = RowScenario(kScenario, config);
-  std::vector<double> rate, p50, p99, cpu, client_cpu;
-  std::vector<double> bare_rate, bare_p50, bare_p99, bare_cpu;
+  std::vector<double> rate, p50, p99, cpu, writer_cpu, switches, client_cpu;
+  std::vector<double> bare_rate, bare_p50, bare_p99, bare_cpu, bare_switches;
   int64_t problems = 0;
   for (int run = 0; run < config.runs; ++run) {
     absl::StatusOr<IngressRun> bridge = RunBridge(config, run);
@@ -180,12 +194,15 @@ absl::Status RunIngressScenario(const BenchConfig& config) {
     p50.push_back(bridge->p50_ns);
     p99.push_back(bridge->p99_ns);
     cpu.push_back(bridge->server_cpu_per_1000);
+    writer_cpu.push_back(bridge->writer_cpu_per_1000);
+    switches.push_back(bridge->switches_per_request);
     client_cpu.push_back(bridge->client_cpu_per_1000);
     problems += bridge->problems;
     bare_rate.push_back(bare->accepted_per_second);
     bare_p50.push_back(bare->p50_ns);
     bare_p99.push_back(bare->p99_ns);
     bare_cpu.push_back(bare->server_cpu_per_1000);
+    bare_switches.push_back(bare->switches_per_request);
     std::cerr << absl::StrFormat(
         "ingress run %d: bridge %.0f/s (p50 %.2f ms, p99 %.2f ms), bare "
         "%.0f/s\n",
@@ -197,24 +214,30 @@ absl::Status RunIngressScenario(const BenchConfig& config) {
 
   double median_rate = Median(rate);
   double median_bare = Median(bare_rate);
-  PrintRow({scenario, "accepted webhooks/s (fsync'd)",
-            FormatCount(median_rate), ">= 20,000"});
+  PrintRow({scenario, "accepted webhooks/s (fsync'd)", FormatCount(median_rate),
+            ">= 20,000"});
   PrintRow({scenario, "latency p50",
             FormatMilliseconds(static_cast<int64_t>(Median(p50))), "-"});
   PrintRow({scenario, "latency p99",
             FormatMilliseconds(static_cast<int64_t>(Median(p99))), "-"});
   PrintRow({scenario, "bridge CPU s per 1,000 webhooks",
             absl::StrFormat("%.3f", Median(cpu)), "-"});
-  PrintRow({scenario, "bare httplib requests/s", FormatCount(median_bare),
-            "-"});
-  PrintRow({scenario, "bare httplib p50 / p99",
-            absl::StrCat(
-                FormatMilliseconds(static_cast<int64_t>(Median(bare_p50))),
-                " / ",
-                FormatMilliseconds(static_cast<int64_t>(Median(bare_p99)))),
-            "-"});
+  PrintRow({scenario, "bridge store-writer thread CPU s per 1,000 webhooks",
+            absl::StrFormat("%.3f", Median(writer_cpu)), "-"});
+  PrintRow({scenario, "bridge context switches per webhook",
+            absl::StrFormat("%.1f", Median(switches)), "-"});
+  PrintRow(
+      {scenario, "bare httplib requests/s", FormatCount(median_bare), "-"});
+  PrintRow(
+      {scenario, "bare httplib p50 / p99",
+       absl::StrCat(FormatMilliseconds(static_cast<int64_t>(Median(bare_p50))),
+                    " / ",
+                    FormatMilliseconds(static_cast<int64_t>(Median(bare_p99)))),
+       "-"});
   PrintRow({scenario, "bare httplib CPU s per 1,000 requests",
             absl::StrFormat("%.3f", Median(bare_cpu)), "-"});
+  PrintRow({scenario, "bare httplib context switches per request",
+            absl::StrFormat("%.1f", Median(bare_switches)), "-"});
   PrintRow({scenario, "bridge / bare",
             absl::StrFormat("%.0f%%", 100 * median_rate / median_bare),
             ">= 60%"});

@@ -1,5 +1,7 @@
 #include "src/store/postgres_event_store.h"
 
+#include <pthread.h>
+
 #include <limits>
 #include <utility>
 
@@ -152,6 +154,8 @@ std::future<absl::StatusOr<AppendResult>> PostgresEventStore::Append(
 }
 
 void PostgresEventStore::WriterLoop() {
+  // Shown by top -H and perf, and read by the benchmark.
+  pthread_setname_np(pthread_self(), "store-writer");
   for (;;) {
     std::vector<PendingAppend> batch;
     std::vector<PendingUpdate> updates;
