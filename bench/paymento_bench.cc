@@ -28,12 +28,11 @@ ABSL_FLAG(std::string, bridge, "",
 ABSL_FLAG(std::string, bare_server, "",
           "path of the bare-httplib-server binary (ingress scenario only)");
 ABSL_FLAG(std::string, scenario, "",
-          "scenario to run: disk, ingress, end-to-end, durable, replay or "
-          "idle-streams");
+          "scenario to run: disk, steps, ingress, end-to-end, durable, "
+          "replay or idle-streams");
 ABSL_FLAG(bool, smoke, false,
           "scale the scenario down to about a second, for a quick check");
-ABSL_FLAG(int, runs, 3,
-          "runs per scenario; the figures are medians over them");
+ABSL_FLAG(int, runs, 3, "runs per scenario; the figures are medians over them");
 ABSL_FLAG(int, client_threads, 1,
           "threads of the HTTP load client in the ingress scenario");
 ABSL_FLAG(std::string, postgres_url, "",
@@ -53,6 +52,7 @@ using ScenarioFunction = absl::Status (*)(const BenchConfig&);
 const std::map<std::string, ScenarioFunction>& Scenarios() {
   static const auto* scenarios = new std::map<std::string, ScenarioFunction>{
       {"disk", paymento::bridge::bench::RunDiskScenario},
+      {"steps", paymento::bridge::bench::RunStepsScenario},
       {"ingress", paymento::bridge::bench::RunIngressScenario},
       {"end-to-end", paymento::bridge::bench::RunEndToEndScenario},
       {"durable", paymento::bridge::bench::RunDurableScenario},
@@ -102,7 +102,8 @@ int main(int argc, char** argv) {
   if (!config.postgres_url.empty() && name != "ingress" &&
       name != "end-to-end") {
     std::cerr << "paymento-bench: --postgres_url applies to the ingress and "
-                 "end-to-end scenarios only, not \"" << name << "\"\n";
+                 "end-to-end scenarios only, not \""
+              << name << "\"\n";
     return 2;
   }
   if (config.replicas < 1 || config.replicas > 8 ||

@@ -37,6 +37,8 @@ std::string RowScenario(const char* base, const BenchConfig& config);
 // fsync latency of the temporary directory's file system: the floor under
 // every durable figure.
 absl::Status RunDiskScenario(const BenchConfig& config);
+// The bridge's own work on one webhook, step by step, in this process.
+absl::Status RunStepsScenario(const BenchConfig& config);
 // Signed webhooks over 32 keep-alive connections, closed loop, against the
 // bridge and against the bare cpp-httplib server.
 absl::Status RunIngressScenario(const BenchConfig& config);

@@ -8,8 +8,8 @@
 #                         [--build-dir=DIR] [--postgres[=URL]]
 #   --smoke          every scenario scaled down to about a second, one run
 #   --runs=N         runs per scenario; figures are medians (default 3)
-#   --scenario=NAME  run only NAME (repeatable): disk, ingress, end-to-end,
-#                    durable, replay, idle-streams
+#   --scenario=NAME  run only NAME (repeatable): disk, steps, ingress,
+#                    end-to-end, durable, replay, idle-streams
 #   --build-dir=DIR  use the binaries already built in DIR instead of
 #                    building; PAYMENTO_BENCH_BUILD_DIR sets it too
 #   --postgres[=URL] run the ingress and end-to-end scenarios on PostgreSQL
@@ -52,7 +52,7 @@ if [[ ${#scenarios[@]} -eq 0 ]]; then
   if [[ $postgres -eq 1 ]]; then
     scenarios=(ingress end-to-end)
   else
-    scenarios=(disk ingress end-to-end durable replay idle-streams)
+    scenarios=(disk steps ingress end-to-end durable replay idle-streams)
   fi
 fi
 
