@@ -17,8 +17,9 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <future>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,6 +65,16 @@ struct StoredEvent {
   v1::Event event;
   int64_t duplicate_count = 0;
 };
+
+// A stored event as it is on disk: a serialized v1::Event, with the fields
+// that streams filter on, so that a stream can send it without parsing it.
+// Shared and immutable, so many streams can hold one copy.
+struct SerializedEvent {
+  int64_t sequence = 0;
+  std::string type;
+  std::string bytes;
+};
+using SerializedEventPtr = std::shared_ptr<const SerializedEvent>;
 
 // Filters for List. Empty fields do not filter.
 struct EventQuery {
@@ -168,6 +179,18 @@ class EventStore {
   // `after_sequence`, in sequence order.
   virtual absl::StatusOr<std::vector<v1::Event>> ReadAfter(
       int64_t after_sequence, int limit) = 0;
+
+  // Returns the same events as ReadAfter in their serialized form.
+  virtual absl::StatusOr<std::vector<SerializedEventPtr>> ReadSerializedAfter(
+      int64_t after_sequence, int limit) = 0;
+
+  // Returns what ReadSerializedAfter would, but only when the store keeps
+  // those events in memory, and nullopt otherwise. Never blocks on I/O, so
+  // gRPC callbacks and the commit listener may call it.
+  virtual std::optional<std::vector<SerializedEventPtr>> ReadRecentSerialized(
+      int64_t after_sequence, int limit) {
+    return std::nullopt;
+  }
 
   // Returns the sequence just before the first event received at or after
   // `time`, so that ReadAfter of it starts there.

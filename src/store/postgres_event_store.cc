@@ -500,6 +500,26 @@ absl::StatusOr<std::vector<v1::Event>> PostgresEventStore::ReadAfter(
   });
 }
 
+absl::StatusOr<std::vector<SerializedEventPtr>>
+PostgresEventStore::ReadSerializedAfter(int64_t after_sequence, int limit) {
+  return pool_.Run([&](PostgresConnection& connection)
+                       -> absl::StatusOr<std::vector<SerializedEventPtr>> {
+    absl::StatusOr<PgResult> rows = connection.Execute(
+        "SELECT sequence, type, event FROM events WHERE sequence > $1"
+        " ORDER BY sequence LIMIT $2",
+        {PgParam::Int64(after_sequence), PgParam::Int64(RowLimit(limit))});
+    if (!rows.ok()) return rows.status();
+    std::vector<SerializedEventPtr> events;
+    events.reserve(static_cast<size_t>(rows->rows()));
+    for (int row = 0; row < rows->rows(); ++row) {
+      events.push_back(std::make_shared<const SerializedEvent>(
+          SerializedEvent{rows->Int64(row, 0), std::string(rows->Bytes(row, 1)),
+                          std::string(rows->Bytes(row, 2))}));
+    }
+    return events;
+  });
+}
+
 absl::StatusOr<int64_t> PostgresEventStore::SequenceBefore(absl::Time time) {
   return pool_.Run(
       [&](PostgresConnection& connection) -> absl::StatusOr<int64_t> {

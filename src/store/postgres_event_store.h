@@ -67,6 +67,8 @@ class PostgresEventStore : public EventStore {
   absl::Status DeleteQuarantined(int64_t id) override;
   absl::StatusOr<std::vector<v1::Event>> ReadAfter(int64_t after_sequence,
                                                    int limit) override;
+  absl::StatusOr<std::vector<SerializedEventPtr>> ReadSerializedAfter(
+      int64_t after_sequence, int limit) override;
   absl::StatusOr<int64_t> SequenceBefore(absl::Time time) override;
   // The highest sequence this replica has seen committed, by itself or,
   // through notifications, by any other replica.

@@ -357,8 +357,7 @@ absl::Status SqliteEventStore::AppendOneLocked(PendingAppend& pending,
 
   int64_t sequence = next_sequence;
   pending.event.set_sequence(sequence);
-  std::string blob;
-  pending.event.SerializeToString(&blob);
+  pending.event.SerializeToString(&pending.serialized);
   int64_t received_us = ToMicros(pending.event.received_at());
 
   absl::StatusOr<SqliteStatement> insert = writer_->Prepare(
@@ -372,7 +371,7 @@ absl::Status SqliteEventStore::AppendOneLocked(PendingAppend& pending,
   insert->BindInt64(4, received_us);
   insert->BindText(5, absl::AsciiStrToLower(pending.event.customer().email()));
   insert->BindText(6, pending.event.payment_link().id());
-  insert->BindBlob(7, blob);
+  insert->BindBlob(7, pending.serialized);
   absl::Status inserted = insert->Run();
   if (!inserted.ok()) return inserted;
 
@@ -447,54 +446,84 @@ void SqliteEventStore::RememberRecent(std::vector<PendingAppend>& batch) {
         pending.result->outcome != AppendOutcome::kStored) {
       continue;
     }
-    recent_.push_back(
-        std::make_shared<const v1::Event>(std::move(pending.event)));
+    recent_.push_back(std::make_shared<const SerializedEvent>(
+        SerializedEvent{pending.event.sequence(), pending.event.type(),
+                        std::move(pending.serialized)}));
   }
   while (recent_.size() > options_.recent_events) recent_.pop_front();
 }
 
 void SqliteEventStore::ForgetRecentThrough(int64_t sequence) {
   absl::MutexLock lock(&recent_mu_);
-  while (!recent_.empty() && recent_.front()->sequence() <= sequence) {
+  while (!recent_.empty() && recent_.front()->sequence <= sequence) {
     recent_.pop_front();
   }
 }
 
 bool SqliteEventStore::ReadRecent(int64_t after_sequence, int limit,
-                                  std::vector<v1::Event>& events) {
+                                  std::vector<SerializedEventPtr>& events) {
   absl::MutexLock lock(&recent_mu_);
-  if (recent_.empty()) return false;
-  int64_t first = recent_.front()->sequence();
+  if (recent_.empty()) {
+    // Nothing was committed since the store opened, or retention emptied
+    // the cache, so only a reader that has seen every commit is served.
+    return after_sequence >= last_sequence_.load();
+  }
+  int64_t first = recent_.front()->sequence;
   if (after_sequence < first - 1) return false;
   size_t start = static_cast<size_t>(after_sequence - first + 1);
   for (size_t i = start;
        i < recent_.size() && events.size() < static_cast<size_t>(limit); ++i) {
-    events.push_back(*recent_[i]);
+    events.push_back(recent_[i]);
   }
   return true;
 }
 
 absl::StatusOr<std::vector<v1::Event>> SqliteEventStore::ReadAfter(
     int64_t after_sequence, int limit) {
-  std::vector<v1::Event> recent;
-  if (ReadRecent(after_sequence, limit, recent)) return recent;
+  std::vector<SerializedEventPtr> recent;
+  if (!ReadRecent(after_sequence, limit, recent)) {
+    absl::StatusOr<std::vector<SerializedEventPtr>> stored =
+        ReadSerializedAfter(after_sequence, limit);
+    if (!stored.ok()) return stored.status();
+    recent = *std::move(stored);
+  }
+  std::vector<v1::Event> events;
+  events.reserve(recent.size());
+  for (const SerializedEventPtr& serialized : recent) {
+    absl::StatusOr<v1::Event> event = ParseEvent(serialized->bytes);
+    if (!event.ok()) return event.status();
+    events.push_back(*std::move(event));
+  }
+  return events;
+}
+
+absl::StatusOr<std::vector<SerializedEventPtr>>
+SqliteEventStore::ReadSerializedAfter(int64_t after_sequence, int limit) {
+  std::vector<SerializedEventPtr> events;
+  if (ReadRecent(after_sequence, limit, events)) return events;
   absl::StatusOr<ReadLease> reader = BorrowReader();
   if (!reader.ok()) return reader.status();
   absl::StatusOr<SqliteStatement> query = (*reader)->Prepare(
-      "SELECT event FROM events WHERE sequence > ?1 ORDER BY sequence"
-      " LIMIT ?2");
+      "SELECT sequence, type, event FROM events WHERE sequence > ?1"
+      " ORDER BY sequence LIMIT ?2");
   if (!query.ok()) return query.status();
   query->BindInt64(1, after_sequence);
   query->BindInt64(2, limit);
-  std::vector<v1::Event> events;
   for (;;) {
     absl::StatusOr<bool> row = query->Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    absl::StatusOr<v1::Event> event = ParseEvent(query->ColumnBlob(0));
-    if (!event.ok()) return event.status();
-    events.push_back(std::move(*event));
+    events.push_back(std::make_shared<const SerializedEvent>(SerializedEvent{
+        query->ColumnInt64(0), std::string(query->ColumnText(1)),
+        std::string(query->ColumnBlob(2))}));
   }
+  return events;
+}
+
+std::optional<std::vector<SerializedEventPtr>>
+SqliteEventStore::ReadRecentSerialized(int64_t after_sequence, int limit) {
+  std::vector<SerializedEventPtr> events;
+  if (!ReadRecent(after_sequence, limit, events)) return std::nullopt;
   return events;
 }
 

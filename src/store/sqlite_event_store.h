@@ -55,6 +55,10 @@ class SqliteEventStore : public EventStore {
   absl::Status DeleteQuarantined(int64_t id) override;
   absl::StatusOr<std::vector<v1::Event>> ReadAfter(int64_t after_sequence,
                                                    int limit) override;
+  absl::StatusOr<std::vector<SerializedEventPtr>> ReadSerializedAfter(
+      int64_t after_sequence, int limit) override;
+  std::optional<std::vector<SerializedEventPtr>> ReadRecentSerialized(
+      int64_t after_sequence, int limit) override;
   absl::StatusOr<int64_t> SequenceBefore(absl::Time time) override;
   int64_t LastSequence() const override { return last_sequence_.load(); }
   absl::StatusOr<std::optional<StoredEvent>> GetById(
@@ -96,6 +100,8 @@ class SqliteEventStore : public EventStore {
   struct PendingAppend {
     v1::Event event;
     std::string body_sha256;
+    // The stored form of `event`, set when it is inserted.
+    std::string serialized;
     std::promise<absl::StatusOr<AppendResult>> promise;
     absl::StatusOr<AppendResult> result = AppendResult{};
   };
@@ -178,10 +184,10 @@ class SqliteEventStore : public EventStore {
                                                       int64_t sequence,
                                                       absl::string_view id);
 
-  // Serves ReadAfter from the recent-events cache when it covers the
-  // cursor; returns false otherwise.
+  // Serves ReadAfter and ReadSerializedAfter from the recent-events cache
+  // when it covers the cursor. Returns false otherwise.
   bool ReadRecent(int64_t after_sequence, int limit,
-                  std::vector<v1::Event>& events);
+                  std::vector<SerializedEventPtr>& events);
   void RememberRecent(std::vector<PendingAppend>& batch);
   // Drops recent events at or below `sequence`, after retention deleted them.
   void ForgetRecentThrough(int64_t sequence);
@@ -192,11 +198,10 @@ class SqliteEventStore : public EventStore {
   const SqliteStoreOptions options_;
 
   // The most recently committed events, in sequence order with no gaps, so
-  // that live streams read new events without a query or a parse. The
-  // writer thread adds to it before it publishes the new last sequence.
+  // that live streams read new events without a query. The writer thread
+  // adds to it before it publishes the new last sequence.
   absl::Mutex recent_mu_;
-  std::deque<std::shared_ptr<const v1::Event>> recent_
-      ABSL_GUARDED_BY(recent_mu_);
+  std::deque<SerializedEventPtr> recent_ ABSL_GUARDED_BY(recent_mu_);
   std::atomic<int64_t> last_sequence_{0};
   WriteHealthLog write_health_{"sqlite"};
 
