@@ -25,6 +25,11 @@
 namespace paymento::bridge {
 namespace {
 
+// Tail streams that a commit wakes, per executor task. One task covers a
+// wake-up of a few dozen streams, and thousands of streams still spread
+// over both executor threads.
+constexpr size_t kStreamWakeupBatch = 32;
+
 const char* SchemeName(SchemePolicy policy) {
   switch (policy) {
     case SchemePolicy::kAny:
@@ -208,6 +213,8 @@ absl::Status Service::Start() {
         metrics->ObserveCommit(duration, events);
       });
   executor_ = std::make_unique<Executor>(2);
+  stream_wakeups_ =
+      std::make_unique<TaskBatcher>(executor_.get(), kStreamWakeupBatch);
   timer_ = std::make_unique<Timer>();
 
   WebhookHandlerOptions handler_options;
@@ -251,8 +258,8 @@ absl::Status Service::Start() {
 absl::Status Service::StartGrpc() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  StreamEnvironment environment{store_.get(), notifier_.get(),
-                                executor_.get(), timer_.get()};
+  StreamEnvironment environment{store_.get(), notifier_.get(), executor_.get(),
+                                stream_wakeups_.get(), timer_.get()};
   std::string replica_id = NewReplicaId();
   subscriptions_ = std::make_unique<SubscriptionManager>(
       SubscriptionEnvironment{store_.get(), notifier_.get(), executor_.get(),

@@ -27,6 +27,7 @@
 #include "src/store/retention_worker.h"
 #include "src/streaming/commit_notifier.h"
 #include "src/streaming/executor.h"
+#include "src/streaming/task_batcher.h"
 #include "src/streaming/timer.h"
 #include "src/verification/secret_source.h"
 
@@ -88,6 +89,9 @@ class Service {
   std::unique_ptr<SecretSource> ipn_secrets_;
   std::unique_ptr<EventStore> store_;
   std::unique_ptr<CommitNotifier> notifier_;
+  // Declared before executor_, so that the executor's threads, which run
+  // its batches, are joined before it is destroyed.
+  std::unique_ptr<TaskBatcher> stream_wakeups_;
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<Timer> timer_;
   std::unique_ptr<WebhookHandler> handler_;

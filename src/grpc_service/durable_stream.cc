@@ -4,6 +4,7 @@
 
 #include "absl/time/clock.h"
 #include "src/grpc_service/grpc_status.h"
+#include "src/grpc_service/subscribe_response_bytes.h"
 #include "src/logging/log.h"
 
 namespace paymento::bridge {
@@ -14,7 +15,7 @@ constexpr int kMaxDeliveriesPerResponse = 128;
 
 }  // namespace
 
-grpc::ServerWriteReactor<v1::SubscribeResponse>* DurableStream::Start(
+grpc::ServerWriteReactor<grpc::ByteBuffer>* DurableStream::Start(
     const StreamEnvironment& environment,
     std::shared_ptr<Subscription> subscription, int max_outstanding,
     absl::Duration heartbeat_interval, std::string peer) {
@@ -61,7 +62,7 @@ void DurableStream::StartWriteSoon() {
     write = PrepareWriteLocked();
     if (!write) finish = PrepareFinishLocked();
   }
-  if (write) StartWrite(&response_);
+  if (write) StartWrite(&write_buffer_);
   if (finish) Finish(final_status_);
 }
 
@@ -73,6 +74,7 @@ bool DurableStream::PrepareWriteLocked() {
     *response_.add_deliveries() = std::move(outbox_.front());
     outbox_.pop_front();
   }
+  write_buffer_ = SerializeResponse(response_);
   writing_ = true;
   last_write_ = absl::Now();
   return true;
@@ -121,6 +123,7 @@ void DurableStream::OnWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     writing_ = false;
+    write_buffer_.Clear();
     if (!ok && !finishing_) {
       finishing_ = true;
       final_status_ = grpc::Status::CANCELLED;
@@ -129,7 +132,7 @@ void DurableStream::OnWriteDone(bool ok) {
     if (!write) finish = PrepareFinishLocked();
   }
   if (!ok) DetachOnce();
-  if (write) StartWrite(&response_);
+  if (write) StartWrite(&write_buffer_);
   if (finish) Finish(final_status_);
 }
 
@@ -181,13 +184,14 @@ void DurableStream::OnHeartbeatTimer() {
     if (!writing_ && !write_scheduled_ && outbox_.empty() &&
         now - last_write_ >= heartbeat_interval_) {
       response_.Clear();
+      write_buffer_ = SerializeResponse(response_);
       writing_ = true;
       last_write_ = now;
       write = true;
     }
     next = (writing_ ? now : last_write_) + heartbeat_interval_;
   }
-  if (write) StartWrite(&response_);
+  if (write) StartWrite(&write_buffer_);
   ScheduleHeartbeat(next);
 }
 

@@ -24,13 +24,13 @@
 
 namespace paymento::bridge {
 
-class DurableStream : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
+class DurableStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                       public DeliverySink,
                       public TerminableStream,
                       public std::enable_shared_from_this<DurableStream> {
  public:
   // Creates the stream and attaches it to `subscription`.
-  static grpc::ServerWriteReactor<v1::SubscribeResponse>* Start(
+  static grpc::ServerWriteReactor<grpc::ByteBuffer>* Start(
       const StreamEnvironment& environment,
       std::shared_ptr<Subscription> subscription, int max_outstanding,
       absl::Duration heartbeat_interval, std::string peer);
@@ -72,8 +72,11 @@ class DurableStream : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
   bool detached_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
   absl::Time last_write_ ABSL_GUARDED_BY(mu_);
-  // Written only while writing_ is false, read by gRPC while it is true.
+  // The response being written and its serialized form. Both are written
+  // only while writing_ is false, and gRPC reads write_buffer_ while it is
+  // true.
   v1::SubscribeResponse response_;
+  grpc::ByteBuffer write_buffer_;
   std::shared_ptr<DurableStream> self_;
 };
 

@@ -21,7 +21,7 @@ absl::Time ToAbslTime(const google::protobuf::Timestamp& timestamp) {
 }
 
 // A stream that fails before it starts: finishes at once with `status`.
-class RejectedStream : public grpc::ServerWriteReactor<v1::SubscribeResponse> {
+class RejectedStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   explicit RejectedStream(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }
@@ -85,6 +85,23 @@ absl::StatusOr<DeliveryState> FromProtoState(v1::DeliveryState state) {
   }
 }
 
+absl::StatusOr<v1::SubscribeRequest> ParseSubscribeRequest(
+    const grpc::ByteBuffer& bytes) {
+  // Deserialize consumes its buffer, and the request belongs to gRPC, so
+  // this parses a copy, which shares the slices.
+  grpc::ByteBuffer copy(bytes);
+  v1::SubscribeRequest request;
+  grpc::Status parsed =
+      grpc::SerializationTraits<v1::SubscribeRequest>::Deserialize(&copy,
+                                                                   &request);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        "invalid SubscribeRequest: the message does not parse; send a "
+        "paymento.bridge.v1.SubscribeRequest");
+  }
+  return request;
+}
+
 std::vector<std::string> Patterns(
     const google::protobuf::RepeatedPtrField<std::string>& field) {
   return std::vector<std::string>(field.begin(), field.end());
@@ -139,11 +156,12 @@ absl::StatusOr<TailOptions> EventServiceImpl::TailOptionsFor(
   return options;
 }
 
-grpc::ServerWriteReactor<v1::SubscribeResponse>* EventServiceImpl::Subscribe(
-    grpc::CallbackServerContext* context,
-    const v1::SubscribeRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* EventServiceImpl::Subscribe(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* bytes) {
   absl::Status allowed = Authorize(*context, Role::kClient);
   if (!allowed.ok()) return new RejectedStream(ToGrpcStatus(allowed));
+  absl::StatusOr<v1::SubscribeRequest> request = ParseSubscribeRequest(*bytes);
+  if (!request.ok()) return new RejectedStream(ToGrpcStatus(request.status()));
   absl::StatusOr<TailOptions> options = TailOptionsFor(*request);
   if (!options.ok()) {
     logging::Info("subscribe rejected",
@@ -256,10 +274,9 @@ grpc::ServerUnaryReactor* EventServiceImpl::ListEvents(
   return FinishUnary(context, absl::OkStatus());
 }
 
-grpc::ServerWriteReactor<v1::SubscribeResponse>*
-EventServiceImpl::SubscribeDurable(grpc::CallbackServerContext* context,
-                                   const v1::SubscribeRequest& request,
-                                   TailOptions options) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* EventServiceImpl::SubscribeDurable(
+    grpc::CallbackServerContext* context, const v1::SubscribeRequest& request,
+    TailOptions options) {
   int max_outstanding = request.max_outstanding() == 0
                             ? kDefaultMaxOutstanding
                             : request.max_outstanding();

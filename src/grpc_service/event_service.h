@@ -1,5 +1,10 @@
 // EventServiceImpl: the paymento.bridge.v1.EventService gRPC service, on
 // gRPC's callback API so that an open stream ties up no thread.
+//
+// Subscribe is registered as a raw method: its request arrives and its
+// responses leave as serialized bytes (grpc::ByteBuffer), so that streams
+// send stored events without parsing and serializing them again. The wire
+// format is that of the typed messages in event_service.proto.
 #ifndef PAYMENTO_BRIDGE_SRC_GRPC_SERVICE_EVENT_SERVICE_H_
 #define PAYMENTO_BRIDGE_SRC_GRPC_SERVICE_EVENT_SERVICE_H_
 
@@ -12,7 +17,9 @@
 
 namespace paymento::bridge {
 
-class EventServiceImpl final : public v1::EventService::CallbackService {
+class EventServiceImpl final
+    : public v1::EventService::WithRawCallbackMethod_Subscribe<
+          v1::EventService::CallbackService> {
  public:
   // `authorizer` checks the bearer token of every call; null allows all.
   EventServiceImpl(const StreamEnvironment& environment,
@@ -24,9 +31,11 @@ class EventServiceImpl final : public v1::EventService::CallbackService {
     environment_.registry = &streams_;
   }
 
-  grpc::ServerWriteReactor<v1::SubscribeResponse>* Subscribe(
+  // `request` is a serialized v1::SubscribeRequest; each response written
+  // is a serialized v1::SubscribeResponse.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(
       grpc::CallbackServerContext* context,
-      const v1::SubscribeRequest* request) override;
+      const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* GetEvent(grpc::CallbackServerContext* context,
                                      const v1::GetEventRequest* request,
                                      v1::EventStatus* response) override;
@@ -87,9 +96,9 @@ class EventServiceImpl final : public v1::EventService::CallbackService {
  private:
   absl::StatusOr<TailOptions> TailOptionsFor(
       const v1::SubscribeRequest& request);
-  grpc::ServerWriteReactor<v1::SubscribeResponse>* SubscribeDurable(
-      grpc::CallbackServerContext* context,
-      const v1::SubscribeRequest& request, TailOptions options);
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* SubscribeDurable(
+      grpc::CallbackServerContext* context, const v1::SubscribeRequest& request,
+      TailOptions options);
   absl::Status AddDeliveryStatus(v1::EventStatus& status);
 
   StreamRegistry streams_;

@@ -9,7 +9,7 @@
 
 namespace paymento::bridge {
 
-grpc::ServerWriteReactor<v1::SubscribeResponse>* TailStream::Start(
+grpc::ServerWriteReactor<grpc::ByteBuffer>* TailStream::Start(
     const StreamEnvironment& environment, TailOptions options) {
   std::shared_ptr<TailStream> stream(
       new TailStream(environment, std::move(options)));
@@ -18,6 +18,9 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* TailStream::Start(
   absl::Time first_heartbeat;
   {
     absl::MutexLock lock(&stream->mu_);
+    // A stream that starts before the events the store keeps in memory
+    // reads the database, which may block, so the first read runs on the
+    // executor.
     stream->SchedulePumpLocked();
     first_heartbeat = stream->last_write_ + stream->heartbeat_interval_;
   }
@@ -35,9 +38,65 @@ TailStream::TailStream(const StreamEnvironment& environment,
       last_write_(absl::Now()) {}
 
 void TailStream::SchedulePumpLocked() {
-  if (pump_scheduled_ || writing_ || finished_) return;
-  pump_scheduled_ = true;
+  advance_scheduled_ = true;
   environment_.executor->Post([self = shared_from_this()] { self->Pump(); });
+}
+
+TailStream::Action TailStream::AdvanceLocked() {
+  if (finished_) return Action::kNone;
+  if (cancelled_) return FinishLocked(grpc::Status::CANCELLED);
+  if (terminate_status_) return FinishLocked(*terminate_status_);
+  for (;;) {
+    std::optional<std::vector<SerializedEventPtr>> events =
+        environment_.store->ReadRecentSerialized(cursor_, kReadBatch);
+    if (!events.has_value()) {
+      SchedulePumpLocked();
+      return Action::kNone;
+    }
+    ConsumeLocked(*events);
+    Action write = WriteIfAnyLocked();
+    if (write != Action::kNone) return write;
+    if (events->size() == static_cast<size_t>(kReadBatch)) continue;
+    if (WaitLocked()) return Action::kNone;
+    // Events committed since the read: read again.
+  }
+}
+
+bool TailStream::WaitLocked() {
+  if (waiting_) return true;
+  if (!environment_.notifier->WaitAfter(cursor_, weak_from_this())) {
+    return false;
+  }
+  waiting_ = true;
+  return true;
+}
+
+void TailStream::ConsumeLocked(const std::vector<SerializedEventPtr>& events) {
+  for (const SerializedEventPtr& event : events) {
+    cursor_ = event->sequence;
+    if (!filter_.Matches(event->type)) continue;
+    // NOTE: the stored bytes are sent unparsed, so a stored event that no
+    // longer parses fails on the client rather than ending the stream here.
+    response_.AddDelivery(event->bytes, /*attempt=*/1);
+  }
+}
+
+TailStream::Action TailStream::WriteIfAnyLocked() {
+  if (response_.deliveries() == 0) return Action::kNone;
+  write_buffer_ = response_.Release();
+  writing_ = true;
+  last_write_ = absl::Now();
+  return Action::kWrite;
+}
+
+void TailStream::Continue() {
+  Action action = Action::kNone;
+  {
+    absl::MutexLock lock(&mu_);
+    advance_scheduled_ = false;
+    if (!writing_) action = AdvanceLocked();
+  }
+  Perform(action);
 }
 
 void TailStream::Pump() {
@@ -47,16 +106,16 @@ void TailStream::Pump() {
     cursor = cursor_;
   }
 
-  absl::StatusOr<std::vector<v1::Event>> events =
-      environment_.store->ReadAfter(cursor, kReadBatch);
+  absl::StatusOr<std::vector<SerializedEventPtr>> events =
+      environment_.store->ReadSerializedAfter(cursor, kReadBatch);
 
   Action action = Action::kNone;
   {
     absl::MutexLock lock(&mu_);
-    pump_scheduled_ = false;
+    advance_scheduled_ = false;
     if (finished_ || writing_) {
       // Finished already, or a heartbeat write is in flight: OnWriteDone
-      // schedules the next pump.
+      // reads these events again.
     } else if (cancelled_) {
       action = FinishLocked(grpc::Status::CANCELLED);
     } else if (terminate_status_) {
@@ -70,24 +129,14 @@ void TailStream::Pump() {
           grpc::StatusCode::UNAVAILABLE,
           "reading the event store failed: reconnect with after_sequence"));
     } else {
-      response_.Clear();
-      response_.mutable_deliveries()->Reserve(static_cast<int>(events->size()));
-      size_t consumed = events->size();
-      for (v1::Event& event : *events) {
-        cursor_ = event.sequence();
-        if (!filter_.Matches(event.type())) continue;
-        v1::Delivery* delivery = response_.add_deliveries();
-        *delivery->mutable_event() = std::move(event);
-        delivery->set_attempt(1);
-      }
-      if (response_.deliveries_size() > 0) {
-        writing_ = true;
-        last_write_ = absl::Now();
-        action = Action::kWrite;
-      } else if (consumed == static_cast<size_t>(kReadBatch)) {
+      ConsumeLocked(*events);
+      action = WriteIfAnyLocked();
+      if (action != Action::kNone) {
+        // Writing what was read.
+      } else if (events->size() == static_cast<size_t>(kReadBatch)) {
         SchedulePumpLocked();
-      } else if (!environment_.notifier->WaitAfter(cursor_, weak_from_this())) {
-        SchedulePumpLocked();
+      } else if (!WaitLocked()) {
+        action = AdvanceLocked();
       }
     }
   }
@@ -96,7 +145,15 @@ void TailStream::Pump() {
 
 void TailStream::Wake() {
   absl::MutexLock lock(&mu_);
-  SchedulePumpLocked();
+  waiting_ = false;
+  if (advance_scheduled_ || writing_ || finished_) return;
+  advance_scheduled_ = true;
+  auto self = shared_from_this();
+  if (environment_.wakeups == nullptr) {
+    environment_.executor->Post([self] { self->Continue(); });
+  } else {
+    environment_.wakeups->Post([self] { self->Continue(); });
+  }
 }
 
 void TailStream::Terminate(const grpc::Status& status) {
@@ -105,8 +162,8 @@ void TailStream::Terminate(const grpc::Status& status) {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
     terminate_status_ = status;
-    // A write or pump in flight finishes the stream when it completes.
-    if (!writing_ && !pump_scheduled_) action = FinishLocked(status);
+    // A write or read in flight finishes the stream when it completes.
+    if (!writing_ && !advance_scheduled_) action = FinishLocked(status);
   }
   Perform(action);
 }
@@ -116,12 +173,14 @@ void TailStream::OnWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     writing_ = false;
+    // Drops this stream's reference to the bytes written.
+    write_buffer_.Clear();
     if (!ok || cancelled_) {
       action = FinishLocked(grpc::Status::CANCELLED);
     } else if (terminate_status_) {
       action = FinishLocked(*terminate_status_);
-    } else {
-      SchedulePumpLocked();
+    } else if (!advance_scheduled_) {
+      action = AdvanceLocked();
     }
   }
   Perform(action);
@@ -132,8 +191,8 @@ void TailStream::OnCancel() {
   {
     absl::MutexLock lock(&mu_);
     cancelled_ = true;
-    // A write or pump in flight finishes the stream when it completes.
-    if (!writing_ && !pump_scheduled_) {
+    // A write or read in flight finishes the stream when it completes.
+    if (!writing_ && !advance_scheduled_) {
       action = FinishLocked(grpc::Status::CANCELLED);
     }
   }
@@ -160,7 +219,9 @@ void TailStream::OnHeartbeatTimer() {
     if (finished_ || cancelled_ || terminate_status_) return;
     absl::Time now = absl::Now();
     if (!writing_ && now - last_write_ >= heartbeat_interval_) {
-      response_.Clear();
+      // An empty response; response_ holds no delivery while writing_ is
+      // false.
+      write_buffer_ = response_.Release();
       writing_ = true;
       last_write_ = now;
       action = Action::kWrite;
@@ -183,7 +244,7 @@ void TailStream::Perform(Action action) {
     case Action::kNone:
       return;
     case Action::kWrite:
-      StartWrite(&response_);
+      StartWrite(&write_buffer_);
       return;
     case Action::kFinish: {
       grpc::Status status;

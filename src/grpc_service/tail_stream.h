@@ -4,6 +4,13 @@
 // CommitNotifier. A slow client only delays its own stream: nothing here
 // holds a lock or a thread while a write is in flight.
 //
+// Events are sent in the serialized form the store keeps, with no parse and
+// no per-stream serialization (see subscribe_response_bytes.h). Reads that
+// the store serves from memory run on the thread that needs them: the
+// wake-up task after a commit, or gRPC's thread that reports the previous
+// write done. Only reads that may block on the database go to the
+// executor.
+//
 // Lifetime: the reactor owns a reference to itself from Start until gRPC
 // calls OnDone; tasks on the executor and the timer hold their own
 // references, so the object outlives every callback that can reach it.
@@ -14,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -21,11 +29,13 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "paymento/bridge/v1/event_service.pb.h"
-#include "src/store/event_store.h"
 #include "src/grpc_service/stream_registry.h"
+#include "src/grpc_service/subscribe_response_bytes.h"
+#include "src/store/event_store.h"
 #include "src/store/type_filter.h"
 #include "src/streaming/commit_notifier.h"
 #include "src/streaming/executor.h"
+#include "src/streaming/task_batcher.h"
 #include "src/streaming/timer.h"
 
 namespace paymento::bridge {
@@ -35,6 +45,8 @@ struct StreamEnvironment {
   EventStore* store = nullptr;
   CommitNotifier* notifier = nullptr;
   Executor* executor = nullptr;
+  // Runs the streams that a commit wakes, in batches on the executor.
+  TaskBatcher* wakeups = nullptr;
   Timer* timer = nullptr;
   // Where streams register so that shutdown can end them; may be null.
   StreamRegistry* registry = nullptr;
@@ -48,13 +60,13 @@ struct TailOptions {
   std::string peer;
 };
 
-class TailStream : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
+class TailStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                    public CommitWaiter,
                    public TerminableStream,
                    public std::enable_shared_from_this<TailStream> {
  public:
   // Creates and starts a stream; gRPC takes the returned reactor.
-  static grpc::ServerWriteReactor<v1::SubscribeResponse>* Start(
+  static grpc::ServerWriteReactor<grpc::ByteBuffer>* Start(
       const StreamEnvironment& environment, TailOptions options);
 
   void OnWriteDone(bool ok) override;
@@ -74,7 +86,23 @@ class TailStream : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
   // inline, so StartWrite and Finish are never called with mu_ held.
   enum class Action { kNone, kWrite, kFinish };
 
+  // Serves the stream from the store's memory on the calling thread.
+  void Continue();
+  // Reads the store on the executor, for reads that may block.
   void Pump();
+  // Moves the stream on while no write and no read is in flight. It writes
+  // the events after the cursor that the store keeps in memory, registers
+  // with the notifier once caught up, or schedules a Pump.
+  Action AdvanceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds the events that match the filter to response_ and moves the cursor
+  // past all of them.
+  void ConsumeLocked(const std::vector<SerializedEventPtr>& events)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Registers with the notifier unless registered already. Returns false
+  // when events after the cursor have committed since it was read.
+  bool WaitLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts writing response_ if it contains a delivery.
+  Action WriteIfAnyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SchedulePumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ScheduleHeartbeat(absl::Time when);
   void OnHeartbeatTimer();
@@ -90,15 +118,20 @@ class TailStream : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
   absl::Mutex mu_;
   int64_t cursor_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool pump_scheduled_ ABSL_GUARDED_BY(mu_) = false;
+  // A Continue or Pump is queued or running, and nothing else may move the
+  // cursor until it has run.
+  bool advance_scheduled_ ABSL_GUARDED_BY(mu_) = false;
+  // Registered with the notifier and not yet woken, so not registered again.
+  bool waiting_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   // Set by Terminate: the status to finish with once no write is in flight.
   std::optional<grpc::Status> terminate_status_ ABSL_GUARDED_BY(mu_);
   absl::Time last_write_ ABSL_GUARDED_BY(mu_);
-  // The response being written; gRPC reads it until OnWriteDone.
-  // Written only while writing_ is false, read by gRPC while it is true.
-  v1::SubscribeResponse response_;
+  // The response being built, then written: gRPC reads write_buffer_ until
+  // OnWriteDone. Both are changed only while writing_ is false.
+  SubscribeResponseBytes response_;
+  grpc::ByteBuffer write_buffer_;
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<TailStream> self_;
 };

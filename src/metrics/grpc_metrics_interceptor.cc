@@ -3,14 +3,73 @@
 #include <optional>
 #include <string>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+#include <grpcpp/impl/codegen/proto_utils.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+
 #include "absl/strings/string_view.h"
 #include "paymento/bridge/v1/event_service.pb.h"
 
 namespace paymento::bridge {
 namespace {
 
+using ::google::protobuf::internal::WireFormatLite;
 using grpc::experimental::InterceptionHookPoints;
 using grpc::experimental::InterceptorBatchMethods;
+
+// Deliveries in one serialized SubscribeResponse, and those among them with
+// attempt > 1.
+struct DeliveryCounts {
+  int64_t deliveries = 0;
+  int64_t redeliveries = 0;
+};
+
+// Reads the attempt of one serialized Delivery, skipping its event.
+bool ReadAttempt(google::protobuf::io::CodedInputStream& input,
+                 int32_t& attempt) {
+  constexpr uint32_t kAttemptTag =
+      WireFormatLite::MakeTag(2, WireFormatLite::WIRETYPE_VARINT);
+  attempt = 0;
+  while (uint32_t tag = input.ReadTag()) {
+    if (tag == kAttemptTag) {
+      uint32_t value = 0;
+      if (!input.ReadVarint32(&value)) return false;
+      attempt = static_cast<int32_t>(value);
+    } else if (!WireFormatLite::SkipField(&input, tag)) {
+      return false;
+    }
+  }
+  return input.ConsumedEntireMessage();
+}
+
+// Counts the deliveries of a serialized SubscribeResponse from its field
+// records alone, without parsing the events they contain.
+DeliveryCounts CountDeliveries(const grpc::ByteBuffer& response) {
+  constexpr uint32_t kDeliveryTag =
+      WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  DeliveryCounts counts;
+  // The reader needs a mutable buffer, and the copy shares the slices.
+  grpc::ByteBuffer copy(response);
+  grpc::ProtoBufferReader reader(&copy);
+  google::protobuf::io::CodedInputStream input(&reader);
+  while (uint32_t tag = input.ReadTag()) {
+    if (tag != kDeliveryTag) {
+      if (!WireFormatLite::SkipField(&input, tag)) break;
+      continue;
+    }
+    uint32_t length = 0;
+    if (!input.ReadVarint32(&length)) break;
+    auto limit = input.PushLimit(static_cast<int>(length));
+    int32_t attempt = 0;
+    if (!ReadAttempt(input, attempt)) break;
+    input.PopLimit(limit);
+    ++counts.deliveries;
+    if (attempt > 1) ++counts.redeliveries;
+  }
+  return counts;
+}
 
 constexpr absl::string_view kSubscribeMethod =
     "/paymento.bridge.v1.EventService/Subscribe";
@@ -19,6 +78,8 @@ constexpr absl::string_view kAcknowledgeMethod =
 
 // One per Subscribe call. gRPC runs the hooks of one call one at a time and
 // destroys the interceptor after the call ends, so no lock is needed.
+// Subscribe is a raw method (see EventServiceImpl), so its request and
+// responses are serialized grpc::ByteBuffer messages here.
 class SubscribeInterceptor : public grpc::experimental::Interceptor {
  public:
   explicit SubscribeInterceptor(Metrics* metrics) : metrics_(metrics) {}
@@ -39,9 +100,17 @@ class SubscribeInterceptor : public grpc::experimental::Interceptor {
   }
 
  private:
-  void OnRequest(const void* message) {
+  void OnRequest(void* message) {
     if (message == nullptr || kind_.has_value()) return;
-    const auto& request = *static_cast<const v1::SubscribeRequest*>(message);
+    // Deserialize consumes its buffer, and the handler still needs the
+    // request, so this parses a copy, which shares the slices.
+    grpc::ByteBuffer bytes(*static_cast<const grpc::ByteBuffer*>(message));
+    v1::SubscribeRequest request;
+    // A request that does not parse counts as a tail stream, and the
+    // service rejects it.
+    grpc::SerializationTraits<v1::SubscribeRequest>::Deserialize(&bytes,
+                                                                 &request)
+        .IgnoreError();
     subscription_ = request.subscription();
     kind_ = subscription_.empty() ? StreamKind::kTail : StreamKind::kDurable;
     metrics_->StreamOpened(*kind_);
@@ -49,16 +118,13 @@ class SubscribeInterceptor : public grpc::experimental::Interceptor {
 
   void OnResponse(const void* message) {
     if (message == nullptr || subscription_.empty()) return;
-    const auto& response = *static_cast<const v1::SubscribeResponse*>(message);
-    int64_t redeliveries = 0;
-    for (const v1::Delivery& delivery : response.deliveries()) {
-      if (delivery.attempt() > 1) ++redeliveries;
+    DeliveryCounts counts =
+        CountDeliveries(*static_cast<const grpc::ByteBuffer*>(message));
+    if (counts.deliveries > 0) {
+      metrics_->CountDeliveries(subscription_, counts.deliveries);
     }
-    if (response.deliveries_size() > 0) {
-      metrics_->CountDeliveries(subscription_, response.deliveries_size());
-    }
-    if (redeliveries > 0) {
-      metrics_->CountRedeliveries(subscription_, redeliveries);
+    if (counts.redeliveries > 0) {
+      metrics_->CountRedeliveries(subscription_, counts.redeliveries);
     }
   }
 
