@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -37,6 +38,15 @@ constexpr const char* kSecret = kTestSecret;
 
 BridgeOptions DefaultOptions() {
   return test_support::OptionsWithSecret();
+}
+
+// Options for a bridge that opens the store `bridge` used, as a restart
+// would.
+BridgeOptions OptionsOnSameStore(const BridgeProcess& bridge) {
+  BridgeOptions options = DefaultOptions();
+  options.data_directory =
+      bridge.store_path().substr(0, bridge.store_path().rfind('/'));
+  return options;
 }
 
 std::unique_ptr<v1::EventService::Stub> Stub(const BridgeProcess& bridge) {
@@ -140,6 +150,86 @@ TEST_F(EndToEndTest, LatestStreamGetsOnlyNewEvents) {
   context.TryCancel();
 }
 
+// Tail streams send the stored bytes of each event. A client must decode
+// them to the same event that the typed GetEvent returns, in deliveries
+// with attempt 1 and no ack id.
+TEST_F(EndToEndTest, StreamedEventsEqualGetEvent) {
+  auto stub = Stub(*bridge_);
+  v1::SubscribeRequest request;
+  request.add_event_types("payment_link.*");
+  request.set_position(v1::START_POSITION_EARLIEST);
+  test_support::OpenStream stream = test_support::Subscribe(*stub, request);
+
+  for (const auto& [type, id] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"payment_link.paid", "evt_bytes_paid"},
+           {"subscription.renewed", "evt_bytes_renewed"},
+           {"payment_link.failed", "evt_bytes_failed"}}) {
+    httplib::Result result = PostEvent(*bridge_, type, id);
+    ASSERT_TRUE(result) << httplib::to_string(result.error());
+    ASSERT_EQ(result->status, 200) << result->body;
+  }
+
+  std::vector<v1::Delivery> deliveries =
+      test_support::ReadDeliveries(stream, 2);
+  ASSERT_EQ(deliveries.size(), 2u);
+  EXPECT_EQ(deliveries[0].event().id(), "evt_bytes_paid");
+  EXPECT_EQ(deliveries[1].event().id(), "evt_bytes_failed");
+  for (const v1::Delivery& delivery : deliveries) {
+    EXPECT_EQ(delivery.attempt(), 1);
+    EXPECT_TRUE(delivery.ack_id().empty());
+    grpc::ClientContext context;
+    v1::GetEventRequest get;
+    get.set_sequence(delivery.event().sequence());
+    v1::EventStatus found;
+    ASSERT_TRUE(stub->GetEvent(&context, get, &found).ok());
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+        delivery.event(), found.event()))
+        << "streamed: " << delivery.event().ShortDebugString()
+        << "\nstored: " << found.event().ShortDebugString();
+  }
+}
+
+// After a restart no event is in memory, so a stream that starts behind
+// reads the database, then goes on with events committed after it opened.
+// The filter and the exclusive after_sequence cursor hold on both paths.
+TEST_F(EndToEndTest, CursorAndFilterHoldAfterRestart) {
+  const std::vector<std::pair<std::string, std::string>> before = {
+      {"payment_link.paid", "evt_cursor_1"},
+      {"payment_link.paid", "evt_cursor_2"},
+      {"subscription.renewed", "evt_cursor_3"},
+      {"payment_link.expired", "evt_cursor_4"},
+      {"subscription.renewed", "evt_cursor_5"}};
+  for (const auto& [type, id] : before) {
+    ASSERT_EQ(PostEvent(*bridge_, type, id)->status, 200);
+  }
+  ASSERT_EQ(bridge_->Stop(SIGTERM), 0) << bridge_->Output();
+  BridgeProcess restarted(OptionsOnSameStore(*bridge_));
+  ASSERT_TRUE(restarted.Start().ok()) << restarted.Output();
+
+  auto stub = Stub(restarted);
+  v1::SubscribeRequest request;
+  request.add_event_types("payment_link.*");
+  request.set_after_sequence(1);
+  test_support::OpenStream stream = test_support::Subscribe(*stub, request);
+  std::vector<v1::Delivery> stored = test_support::ReadDeliveries(stream, 2);
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored[0].event().id(), "evt_cursor_2");
+  EXPECT_EQ(stored[0].event().sequence(), 2);
+  EXPECT_EQ(stored[1].event().id(), "evt_cursor_4");
+  EXPECT_EQ(stored[1].event().sequence(), 4);
+
+  ASSERT_EQ(
+      PostEvent(restarted, "subscription.renewed", "evt_cursor_6")->status,
+      200);
+  ASSERT_EQ(PostEvent(restarted, "payment_link.paid", "evt_cursor_7")->status,
+            200);
+  std::vector<v1::Delivery> live = test_support::ReadDeliveries(stream, 1);
+  ASSERT_EQ(live.size(), 1u);
+  EXPECT_EQ(live[0].event().id(), "evt_cursor_7");
+  EXPECT_EQ(live[0].event().sequence(), 7);
+}
+
 TEST_F(EndToEndTest, WrongSignatureIsRejectedAndNeverDelivered) {
   std::string forged = SampleWebhookBody("payment_link.paid", "evt_forged",
                                          absl::Now());
@@ -218,10 +308,7 @@ TEST_F(EndToEndTest, EventsSurviveRestart) {
   EXPECT_TRUE(WIFEXITED(status)) << bridge_->Output();
   EXPECT_EQ(WEXITSTATUS(status), 0);
 
-  BridgeOptions options = DefaultOptions();
-  options.data_directory =
-      bridge_->store_path().substr(0, bridge_->store_path().rfind('/'));
-  BridgeProcess restarted(options);
+  BridgeProcess restarted(OptionsOnSameStore(*bridge_));
   ASSERT_TRUE(restarted.Start().ok()) << restarted.Output();
   auto stub = Stub(restarted);
   for (size_t i = 0; i < ids.size(); ++i) {

@@ -349,6 +349,44 @@ TEST_P(EventStoreContractTest, ReadAfterPagesInSequenceOrder) {
   EXPECT_TRUE(rest->empty());
 }
 
+// Serialized reads return each event's stored bytes, which parse to what
+// ReadAfter returns, with the sequence and type beside them. The test reads
+// before and after a reopen, which empties any in-memory copy.
+TEST_P(EventStoreContractTest, ReadSerializedAfterMatchesReadAfter) {
+  const std::vector<std::string> types = {
+      "payment_link.paid", "subscription.renewed", "payment_link.expired"};
+  for (size_t i = 0; i < types.size(); ++i) {
+    v1::Event event = MakeEvent(absl::StrCat("evt_", i), types[i]);
+    event.set_raw_body(absl::StrCat("{\"n\":", i, "}"));
+    Append(event, absl::StrCat(i));
+  }
+  for (bool reopened : {false, true}) {
+    if (reopened) Reopen();
+    SCOPED_TRACE(reopened ? "after reopen" : "before reopen");
+    absl::StatusOr<std::vector<v1::Event>> parsed = store_->ReadAfter(1, 10);
+    absl::StatusOr<std::vector<SerializedEventPtr>> serialized =
+        store_->ReadSerializedAfter(1, 10);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    ASSERT_TRUE(serialized.ok()) << serialized.status();
+    ASSERT_EQ(serialized->size(), 2u);
+    ASSERT_EQ(parsed->size(), 2u);
+    for (size_t i = 0; i < serialized->size(); ++i) {
+      const SerializedEvent& event = *(*serialized)[i];
+      EXPECT_EQ(event.sequence, static_cast<int64_t>(i + 2));
+      EXPECT_EQ(event.type, types[i + 1]);
+      v1::Event decoded;
+      ASSERT_TRUE(decoded.ParseFromString(event.bytes));
+      EXPECT_EQ(decoded.SerializeAsString(), (*parsed)[i].SerializeAsString());
+      EXPECT_EQ(decoded.sequence(), event.sequence);
+    }
+    absl::StatusOr<std::vector<SerializedEventPtr>> page =
+        store_->ReadSerializedAfter(0, 1);
+    ASSERT_TRUE(page.ok()) << page.status();
+    ASSERT_EQ(page->size(), 1u);
+    EXPECT_EQ((*page)[0]->sequence, 1);
+  }
+}
+
 // A reader that only moves forward, as streams do, must end up having seen
 // every event: a sequence that committed after a higher one would be
 // skipped for good. Where the backend allows it, two store instances append

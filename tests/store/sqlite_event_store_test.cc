@@ -1,13 +1,14 @@
 // Tests of the SQLite event store on real database files.
 #include "src/store/sqlite_event_store.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -132,6 +133,48 @@ TEST_F(SqliteEventStoreTest, ReadAfterSameFromMemoryAndDisk) {
   absl::StatusOr<std::vector<v1::Event>> none = store_->ReadAfter(10, 4);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
+}
+
+// ReadRecentSerialized reads only from memory. It returns the events after
+// a cursor that the cache covers, and nullopt for a cursor before the cached
+// events, which only ReadSerializedAfter reads from disk.
+TEST_F(SqliteEventStoreTest, RecentSerializedOnlyFromMemory) {
+  std::optional<std::vector<SerializedEventPtr>> empty_store =
+      store_->ReadRecentSerialized(0, 10);
+  ASSERT_TRUE(empty_store.has_value());
+  EXPECT_TRUE(empty_store->empty());
+
+  for (int i = 1; i <= 3; ++i) {
+    Append(MakeEvent(absl::StrCat("evt_", i), "payment_link.paid"),
+           absl::StrCat(i));
+  }
+  std::optional<std::vector<SerializedEventPtr>> recent =
+      store_->ReadRecentSerialized(1, 10);
+  ASSERT_TRUE(recent.has_value());
+  ASSERT_EQ(recent->size(), 2u);
+  EXPECT_EQ((*recent)[0]->sequence, 2);
+  EXPECT_EQ((*recent)[1]->sequence, 3);
+  EXPECT_EQ((*recent)[1]->type, "payment_link.paid");
+
+  Reopen();
+  EXPECT_FALSE(store_->ReadRecentSerialized(1, 10).has_value());
+  std::optional<std::vector<SerializedEventPtr>> caught_up =
+      store_->ReadRecentSerialized(3, 10);
+  ASSERT_TRUE(caught_up.has_value());
+  EXPECT_TRUE(caught_up->empty());
+  absl::StatusOr<std::vector<SerializedEventPtr>> stored =
+      store_->ReadSerializedAfter(1, 10);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  ASSERT_EQ(stored->size(), 2u);
+  EXPECT_EQ((*stored)[1]->bytes, (*recent)[1]->bytes);
+
+  Append(MakeEvent("evt_4", "payment_link.paid"), "4");
+  EXPECT_FALSE(store_->ReadRecentSerialized(2, 10).has_value());
+  std::optional<std::vector<SerializedEventPtr>> newest =
+      store_->ReadRecentSerialized(3, 10);
+  ASSERT_TRUE(newest.has_value());
+  ASSERT_EQ(newest->size(), 1u);
+  EXPECT_EQ((*newest)[0]->sequence, 4);
 }
 
 TEST_F(SqliteEventStoreTest, ConcurrentAppendsShareCommits) {
