@@ -62,7 +62,7 @@ void DurableStream::StartWriteSoon() {
     write = PrepareWriteLocked();
     if (!write) finish = PrepareFinishLocked();
   }
-  if (write) StartWrite(&write_buffer_);
+  if (write) WriteResponse();
   if (finish) Finish(final_status_);
 }
 
@@ -74,10 +74,18 @@ bool DurableStream::PrepareWriteLocked() {
     *response_.add_deliveries() = std::move(outbox_.front());
     outbox_.pop_front();
   }
-  write_buffer_ = SerializeResponse(response_);
   writing_ = true;
   last_write_ = absl::Now();
   return true;
+}
+
+void DurableStream::WriteResponse() {
+  // Serialized outside mu_, where gRPC serialized typed responses, so that
+  // Deliver, which runs under the subscription's lock, does not wait for it.
+  // While writing_ is set, no other method touches response_ or
+  // write_buffer_.
+  write_buffer_ = SerializeResponse(response_);
+  StartWrite(&write_buffer_);
 }
 
 bool DurableStream::PrepareFinishLocked() {
@@ -132,7 +140,7 @@ void DurableStream::OnWriteDone(bool ok) {
     if (!write) finish = PrepareFinishLocked();
   }
   if (!ok) DetachOnce();
-  if (write) StartWrite(&write_buffer_);
+  if (write) WriteResponse();
   if (finish) Finish(final_status_);
 }
 
@@ -184,14 +192,13 @@ void DurableStream::OnHeartbeatTimer() {
     if (!writing_ && !write_scheduled_ && outbox_.empty() &&
         now - last_write_ >= heartbeat_interval_) {
       response_.Clear();
-      write_buffer_ = SerializeResponse(response_);
       writing_ = true;
       last_write_ = now;
       write = true;
     }
     next = (writing_ ? now : last_write_) + heartbeat_interval_;
   }
-  if (write) StartWrite(&write_buffer_);
+  if (write) WriteResponse();
   ScheduleHeartbeat(next);
 }
 

@@ -51,6 +51,9 @@ class DurableStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
 
   // Starts the next write if none is in flight; returns whether it did.
   bool PrepareWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Serializes response_ and starts writing it. Called without mu_, after
+  // PrepareWriteLocked or a heartbeat has set writing_.
+  void WriteResponse();
   // Finishes the call once no write is in flight.
   bool PrepareFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartWriteSoon();
@@ -72,9 +75,9 @@ class DurableStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   bool detached_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
   absl::Time last_write_ ABSL_GUARDED_BY(mu_);
-  // The response being written and its serialized form. Both are written
-  // only while writing_ is false, and gRPC reads write_buffer_ while it is
-  // true.
+  // The response being written and its serialized form. response_ is
+  // filled under mu_ while writing_ is false. Once writing_ is set,
+  // WriteResponse and then gRPC alone use both until OnWriteDone.
   v1::SubscribeResponse response_;
   grpc::ByteBuffer write_buffer_;
   std::shared_ptr<DurableStream> self_;
