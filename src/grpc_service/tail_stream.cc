@@ -42,7 +42,7 @@ void TailStream::SchedulePumpLocked() {
   environment_.executor->Post([self = shared_from_this()] { self->Pump(); });
 }
 
-TailStream::Action TailStream::AdvanceLocked() {
+TailStream::Action TailStream::AdvanceLocked(bool may_block) {
   if (finished_) return Action::kNone;
   if (cancelled_) return FinishLocked(grpc::Status::CANCELLED);
   if (terminate_status_) return FinishLocked(*terminate_status_);
@@ -50,8 +50,12 @@ TailStream::Action TailStream::AdvanceLocked() {
     std::optional<std::vector<SerializedEventPtr>> events =
         environment_.store->ReadRecentSerialized(cursor_, kReadBatch);
     if (!events.has_value()) {
-      SchedulePumpLocked();
-      return Action::kNone;
+      if (!may_block) {
+        SchedulePumpLocked();
+        return Action::kNone;
+      }
+      advance_scheduled_ = true;
+      return Action::kRead;
     }
     ConsumeLocked(*events);
     Action write = WriteIfAnyLocked();
@@ -94,7 +98,9 @@ void TailStream::Continue() {
   {
     absl::MutexLock lock(&mu_);
     advance_scheduled_ = false;
-    if (!writing_) action = AdvanceLocked();
+    // Continue runs on an executor thread, so it reads the database itself
+    // when memory does not cover the cursor.
+    if (!writing_) action = AdvanceLocked(/*may_block=*/true);
   }
   Perform(action);
 }
@@ -136,7 +142,7 @@ void TailStream::Pump() {
       } else if (events->size() == static_cast<size_t>(kReadBatch)) {
         SchedulePumpLocked();
       } else if (!WaitLocked()) {
-        action = AdvanceLocked();
+        action = AdvanceLocked(/*may_block=*/false);
       }
     }
   }
@@ -180,7 +186,7 @@ void TailStream::OnWriteDone(bool ok) {
     } else if (terminate_status_) {
       action = FinishLocked(*terminate_status_);
     } else if (!advance_scheduled_) {
-      action = AdvanceLocked();
+      action = AdvanceLocked(/*may_block=*/false);
     }
   }
   Perform(action);
@@ -219,8 +225,8 @@ void TailStream::OnHeartbeatTimer() {
     if (finished_ || cancelled_ || terminate_status_) return;
     absl::Time now = absl::Now();
     if (!writing_ && now - last_write_ >= heartbeat_interval_) {
-      // An empty response; response_ holds no delivery while writing_ is
-      // false.
+      // An empty response, because response_ contains deliveries only
+      // inside the locked sections that consume events and write them.
       write_buffer_ = response_.Release();
       writing_ = true;
       last_write_ = now;
@@ -242,6 +248,9 @@ TailStream::Action TailStream::FinishLocked(grpc::Status status) {
 void TailStream::Perform(Action action) {
   switch (action) {
     case Action::kNone:
+      return;
+    case Action::kRead:
+      Pump();
       return;
     case Action::kWrite:
       StartWrite(&write_buffer_);

@@ -83,17 +83,19 @@ class TailStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   TailStream(const StreamEnvironment& environment, TailOptions options);
 
   // What to do with the call once mu_ is released: gRPC may run reactions
-  // inline, so StartWrite and Finish are never called with mu_ held.
-  enum class Action { kNone, kWrite, kFinish };
+  // inline, so StartWrite and Finish are never called with mu_ held. kRead
+  // runs Pump on the calling thread, and only threads that may block get it.
+  enum class Action { kNone, kWrite, kFinish, kRead };
 
-  // Serves the stream from the store's memory on the calling thread.
+  // Moves the stream on after a wake-up, on an executor thread.
   void Continue();
   // Reads the store on the executor, for reads that may block.
   void Pump();
   // Moves the stream on while no write and no read is in flight. It writes
   // the events after the cursor that the store keeps in memory, registers
-  // with the notifier once caught up, or schedules a Pump.
-  Action AdvanceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // with the notifier once caught up, or needs a database read: kRead when
+  // `may_block`, and a Pump on the executor otherwise.
+  Action AdvanceLocked(bool may_block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds the events that match the filter to response_ and moves the cursor
   // past all of them.
   void ConsumeLocked(const std::vector<SerializedEventPtr>& events)
