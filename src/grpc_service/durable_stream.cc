@@ -69,8 +69,14 @@ void DurableStream::StartWriteSoon() {
 bool DurableStream::PrepareWriteLocked() {
   if (writing_ || finishing_ || outbox_.empty()) return false;
   response_.Clear();
+  size_t bytes = 0;
   while (!outbox_.empty() &&
          response_.deliveries_size() < kMaxDeliveriesPerResponse) {
+    size_t next = outbox_.front().ByteSizeLong();
+    if (response_.deliveries_size() > 0 && bytes + next > kMaxResponseBytes) {
+      break;
+    }
+    bytes += next;
     *response_.add_deliveries() = std::move(outbox_.front());
     outbox_.pop_front();
   }
@@ -160,9 +166,9 @@ void DurableStream::OnCancel() {
 
 void DurableStream::OnDone() {
   DetachOnce();
-  logging::Debug("durable stream closed",
-                 {{"subscription", subscription_->record().name},
-                  {"peer", peer_}});
+  logging::Debug(
+      "durable stream closed",
+      {{"subscription", subscription_->record().name}, {"peer", peer_}});
   self_.reset();
 }
 

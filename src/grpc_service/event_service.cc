@@ -10,6 +10,7 @@
 #include "src/grpc_service/durable_stream.h"
 #include "src/grpc_service/grpc_status.h"
 #include "src/grpc_service/page_token.h"
+#include "src/grpc_service/subscribe_response_bytes.h"
 #include "src/logging/log.h"
 
 namespace paymento::bridge {
@@ -119,9 +120,9 @@ absl::StatusOr<TailOptions> EventServiceImpl::TailOptionsFor(
   switch (request.start_case()) {
     case v1::SubscribeRequest::kAfterSequence:
       if (request.after_sequence() < 0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "invalid after_sequence ", request.after_sequence(),
-            ": use 0 or a sequence number"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("invalid after_sequence ", request.after_sequence(),
+                         ": use 0 or a sequence number"));
       }
       options.cursor = request.after_sequence();
       break;
@@ -196,16 +197,15 @@ grpc::ServerUnaryReactor* EventServiceImpl::GetEvent(
       stored = environment_.store->GetBySequence(request->sequence());
       break;
     case v1::GetEventRequest::KEY_NOT_SET:
-      return FinishUnary(context, absl::InvalidArgumentError(
-                                      "set id or sequence"));
+      return FinishUnary(context,
+                         absl::InvalidArgumentError("set id or sequence"));
   }
   if (!stored.ok()) return FinishUnary(context, stored.status());
   if (!stored->has_value()) {
     return FinishUnary(
-        context,
-        absl::NotFoundError(absl::StrCat(
-            "no event with ", key,
-            ": it was never received, or retention has deleted it")));
+        context, absl::NotFoundError(absl::StrCat(
+                     "no event with ", key,
+                     ": it was never received, or retention has deleted it")));
   }
   *response->mutable_event() = std::move((*stored)->event);
   response->set_duplicate_count((*stored)->duplicate_count);
@@ -213,16 +213,15 @@ grpc::ServerUnaryReactor* EventServiceImpl::GetEvent(
 }
 
 grpc::ServerUnaryReactor* EventServiceImpl::ListEvents(
-    grpc::CallbackServerContext* context,
-    const v1::ListEventsRequest* request,
+    grpc::CallbackServerContext* context, const v1::ListEventsRequest* request,
     v1::ListEventsResponse* response) {
   absl::Status allowed = Authorize(*context, Role::kClient);
   if (!allowed.ok()) return FinishUnary(context, allowed);
   if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
-    return FinishUnary(context, absl::InvalidArgumentError(absl::StrCat(
-                                    "invalid page_size ", request->page_size(),
-                                    ": use 1 to ", kMaxPageSize,
-                                    ", or 0 for ", kDefaultPageSize)));
+    return FinishUnary(
+        context, absl::InvalidArgumentError(absl::StrCat(
+                     "invalid page_size ", request->page_size(), ": use 1 to ",
+                     kMaxPageSize, ", or 0 for ", kDefaultPageSize)));
   }
   v1::ListEventsRequest shape = *request;
   shape.clear_page_token();
@@ -263,13 +262,22 @@ grpc::ServerUnaryReactor* EventServiceImpl::ListEvents(
   absl::StatusOr<std::vector<v1::Event>> events =
       environment_.store->List(query);
   if (!events.ok()) return FinishUnary(context, events.status());
+  // A page stops early at kMaxResponseBytes, and its token then continues
+  // after the last event in it.
+  size_t bytes = 0;
+  bool full = static_cast<int>(events->size()) == query.limit;
   for (v1::Event& event : *events) {
+    size_t size = event.ByteSizeLong();
+    if (response->events_size() > 0 && bytes + size > kMaxResponseBytes) {
+      full = true;
+      break;
+    }
+    bytes += size;
     *response->add_events() = std::move(event);
   }
-  if (static_cast<int>(events->size()) == query.limit) {
+  if (full) {
     response->set_next_page_token(EncodePageToken(
-        response->events(response->events_size() - 1).sequence(),
-        fingerprint));
+        response->events(response->events_size() - 1).sequence(), fingerprint));
   }
   return FinishUnary(context, absl::OkStatus());
 }
@@ -293,13 +301,12 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventServiceImpl::SubscribeDurable(
                      ": use 1 to ", kMaxMaxOutstanding));
   } else if (ack_deadline < absl::Seconds(1) ||
              ack_deadline > absl::Minutes(10)) {
-    invalid = absl::InvalidArgumentError(absl::StrCat(
-        "invalid ack_deadline ", absl::FormatDuration(ack_deadline),
-        ": use 1s to 10m"));
-  } else if (attempts < 1 || attempts > 1000) {
     invalid = absl::InvalidArgumentError(
-        absl::StrCat("invalid max_delivery_attempts ", attempts,
-                     ": use 1 to 1000"));
+        absl::StrCat("invalid ack_deadline ",
+                     absl::FormatDuration(ack_deadline), ": use 1s to 10m"));
+  } else if (attempts < 1 || attempts > 1000) {
+    invalid = absl::InvalidArgumentError(absl::StrCat(
+        "invalid max_delivery_attempts ", attempts, ": use 1 to 1000"));
   }
 
   absl::StatusOr<std::shared_ptr<Subscription>> subscription;
@@ -370,8 +377,7 @@ absl::Status EventServiceImpl::AddDeliveryStatus(v1::EventStatus& status) {
 }
 
 grpc::ServerUnaryReactor* EventServiceImpl::Acknowledge(
-    grpc::CallbackServerContext* context,
-    const v1::AcknowledgeRequest* request,
+    grpc::CallbackServerContext* context, const v1::AcknowledgeRequest* request,
     v1::AcknowledgeResponse* response) {
   absl::Status allowed = Authorize(*context, Role::kClient);
   if (!allowed.ok()) return FinishUnary(context, allowed);
@@ -396,11 +402,10 @@ grpc::ServerUnaryReactor* EventServiceImpl::ModifyAckDeadline(
   if (!allowed.ok()) return FinishUnary(context, allowed);
   absl::Duration deadline = ToAbslDuration(request->ack_deadline());
   if (deadline < absl::ZeroDuration() || deadline > absl::Minutes(10)) {
-    return FinishUnary(context,
-                       absl::InvalidArgumentError(absl::StrCat(
-                           "invalid ack_deadline ",
-                           absl::FormatDuration(deadline),
-                           ": use 0 to return the deliveries, or up to 10m")));
+    return FinishUnary(
+        context, absl::InvalidArgumentError(absl::StrCat(
+                     "invalid ack_deadline ", absl::FormatDuration(deadline),
+                     ": use 0 to return the deliveries, or up to 10m")));
   }
   absl::StatusOr<std::shared_ptr<Subscription>> subscription =
       subscriptions_->Find(request->subscription());
@@ -426,10 +431,10 @@ grpc::ServerUnaryReactor* EventServiceImpl::Seek(
   switch (request->target_case()) {
     case v1::SeekRequest::kSequence:
       if (request->sequence() < 0) {
-        return FinishUnary(context, absl::InvalidArgumentError(absl::StrCat(
-                                        "invalid sequence ",
-                                        request->sequence(),
-                                        ": use 0 or a sequence number")));
+        return FinishUnary(
+            context, absl::InvalidArgumentError(
+                         absl::StrCat("invalid sequence ", request->sequence(),
+                                      ": use 0 or a sequence number")));
       }
       cursor = request->sequence();
       break;
@@ -441,8 +446,8 @@ grpc::ServerUnaryReactor* EventServiceImpl::Seek(
       break;
     }
     case v1::SeekRequest::TARGET_NOT_SET:
-      return FinishUnary(context, absl::InvalidArgumentError(
-                                      "set sequence or received_at"));
+      return FinishUnary(
+          context, absl::InvalidArgumentError("set sequence or received_at"));
   }
   absl::StatusOr<int64_t> moved = (*subscription)->Seek(cursor);
   if (!moved.ok()) return FinishUnary(context, moved.status());

@@ -10,15 +10,22 @@
 #ifndef PAYMENTO_BRIDGE_SRC_GRPC_SERVICE_SUBSCRIBE_RESPONSE_BYTES_H_
 #define PAYMENTO_BRIDGE_SRC_GRPC_SERVICE_SUBSCRIBE_RESPONSE_BYTES_H_
 
+#include <grpcpp/support/byte_buffer.h>
+
 #include <cstddef>
 #include <string>
-
-#include <grpcpp/support/byte_buffer.h>
 
 #include "absl/strings/string_view.h"
 #include "paymento/bridge/v1/event_service.pb.h"
 
 namespace paymento::bridge {
+
+// Size past which a Subscribe or ListEvents response takes no further
+// event. Counting events alone let a response of large events pass gRPC's
+// default 4 MiB receive limit, which every retry then hit again. A
+// response always carries at least one event, so an event larger than a
+// client's limit still fails on that client (see the README).
+inline constexpr size_t kMaxResponseBytes = 1 << 20;
 
 // Accumulates the deliveries of one SubscribeResponse in wire format.
 class SubscribeResponseBytes {

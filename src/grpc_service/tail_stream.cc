@@ -77,6 +77,12 @@ bool TailStream::WaitLocked() {
 
 void TailStream::ConsumeLocked(const std::vector<SerializedEventPtr>& events) {
   for (const SerializedEventPtr& event : events) {
+    // The cursor stays before the events left out, so the next read
+    // returns them.
+    if (response_.deliveries() > 0 &&
+        response_.size() + event->bytes.size() > kMaxResponseBytes) {
+      return;
+    }
     cursor_ = event->sequence;
     if (!filter_.Matches(event->type)) continue;
     // NOTE: the stored bytes are sent unparsed, so a stored event that no

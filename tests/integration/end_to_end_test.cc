@@ -1,6 +1,10 @@
 // End-to-end tests against the real paymento-bridge binary: signed webhooks
 // posted over HTTP, received on real gRPC streams, and found again after a
 // restart.
+#include <google/protobuf/util/message_differencer.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -10,14 +14,10 @@
 #include <thread>
 #include <vector>
 
-#include <google/protobuf/util/message_differencer.h>
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
-#include <httplib.h>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
 #include "paymento/bridge/v1/event_service.grpc.pb.h"
 #include "src/cli/sample_event.h"
 #include "src/verification/signature_verifier.h"
@@ -36,9 +36,7 @@ using ::paymento::bridge::test_support::PostSigned;
 
 constexpr const char* kSecret = kTestSecret;
 
-BridgeOptions DefaultOptions() {
-  return test_support::OptionsWithSecret();
-}
+BridgeOptions DefaultOptions() { return test_support::OptionsWithSecret(); }
 
 // Options for a bridge that opens the store `bridge` used, as a restart
 // would.
@@ -95,7 +93,8 @@ TEST_F(EndToEndTest, DeliversWebhooksFilteredByType) {
   renewals_request.set_position(v1::START_POSITION_EARLIEST);
   auto renewals = stub->Subscribe(&renewals_context, renewals_request);
 
-  for (const auto& [type, id] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [type, id] :
+       std::vector<std::pair<std::string, std::string>>{
            {"payment_link.paid", "evt_e2e_paid"},
            {"subscription.renewed", "evt_e2e_renewed"},
            {"payment_link.failed", "evt_e2e_failed"},
@@ -190,6 +189,52 @@ TEST_F(EndToEndTest, StreamedEventsEqualGetEvent) {
   }
 }
 
+// Events of about 400 KB each, the body and the description it carries.
+// Counting events alone made responses of them larger than the 4 MiB that
+// gRPC clients accept by default, on every retry. Responses now stop at
+// about 1 MiB, so default clients receive every event from a tail stream,
+// a durable stream and ListEvents pages.
+TEST_F(EndToEndTest, LargeEventsReachDefaultClients) {
+  constexpr size_t kEvents = 12;
+  for (size_t i = 0; i < kEvents; ++i) {
+    nlohmann::json body = nlohmann::json::parse(SampleWebhookBody(
+        "payment_link.paid", absl::StrCat("evt_large_", i), absl::Now()));
+    body["paymentLink"]["description"] = std::string(200 * 1024, 'x');
+    std::string text = body.dump();
+    httplib::Result result =
+        PostSigned(*bridge_, text, HmacSha256Hex(kSecret, text));
+    ASSERT_TRUE(result) << httplib::to_string(result.error());
+    ASSERT_EQ(result->status, 200) << result->body;
+  }
+  auto stub = Stub(*bridge_);
+
+  v1::SubscribeRequest tail_request;
+  tail_request.set_position(v1::START_POSITION_EARLIEST);
+  test_support::OpenStream tail = test_support::Subscribe(*stub, tail_request);
+  EXPECT_EQ(test_support::ReadDeliveries(tail, kEvents).size(), kEvents);
+
+  v1::SubscribeRequest durable_request = tail_request;
+  durable_request.set_subscription("large_events");
+  test_support::OpenStream durable =
+      test_support::Subscribe(*stub, durable_request);
+  EXPECT_EQ(test_support::ReadDeliveries(durable, kEvents).size(), kEvents);
+
+  size_t listed = 0;
+  std::string token;
+  do {
+    grpc::ClientContext context;
+    v1::ListEventsRequest request;
+    request.set_page_size(100);
+    request.set_page_token(token);
+    v1::ListEventsResponse response;
+    grpc::Status status = stub->ListEvents(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    listed += static_cast<size_t>(response.events_size());
+    token = response.next_page_token();
+  } while (!token.empty());
+  EXPECT_EQ(listed, kEvents);
+}
+
 // After a restart no event is in memory, so a stream that starts behind
 // reads the database, then goes on with events committed after it opened.
 // The filter and the exclusive after_sequence cursor hold on both paths.
@@ -231,8 +276,8 @@ TEST_F(EndToEndTest, CursorAndFilterHoldAfterRestart) {
 }
 
 TEST_F(EndToEndTest, WrongSignatureIsRejectedAndNeverDelivered) {
-  std::string forged = SampleWebhookBody("payment_link.paid", "evt_forged",
-                                         absl::Now());
+  std::string forged =
+      SampleWebhookBody("payment_link.paid", "evt_forged", absl::Now());
   httplib::Result rejected =
       PostSigned(*bridge_, forged, HmacSha256Hex("wrong secret", forged));
   ASSERT_TRUE(rejected);
@@ -269,8 +314,8 @@ TEST_F(EndToEndTest, WrongSignatureIsRejectedAndNeverDelivered) {
 }
 
 TEST_F(EndToEndTest, RepeatedEventIsStoredOnce) {
-  std::string body = SampleWebhookBody("payment_link.paid", "evt_repeated",
-                                       absl::Now());
+  std::string body =
+      SampleWebhookBody("payment_link.paid", "evt_repeated", absl::Now());
   std::string signature = HmacSha256Hex(kSecret, body);
   httplib::Result first = PostSigned(*bridge_, body, signature);
   httplib::Result second = PostSigned(*bridge_, body, signature);
@@ -300,7 +345,8 @@ TEST_F(EndToEndTest, EventsSurviveRestart) {
   std::vector<std::string> ids;
   for (int i = 0; i < 20; ++i) {
     ids.push_back(absl::StrCat("evt_restart_", i));
-    httplib::Result result = PostEvent(*bridge_, "payment_link.paid", ids.back());
+    httplib::Result result =
+        PostEvent(*bridge_, "payment_link.paid", ids.back());
     ASSERT_TRUE(result);
     ASSERT_EQ(result->status, 200);
   }
@@ -319,9 +365,9 @@ TEST_F(EndToEndTest, EventsSurviveRestart) {
     ASSERT_TRUE(stub->GetEvent(&context, request, &found).ok()) << ids[i];
     EXPECT_EQ(found.event().sequence(), static_cast<int64_t>(i + 1));
   }
-  ASSERT_EQ(PostEvent(restarted, "payment_link.paid", "evt_after_restart")
-                ->status,
-            200);
+  ASSERT_EQ(
+      PostEvent(restarted, "payment_link.paid", "evt_after_restart")->status,
+      200);
   grpc::ClientContext context;
   v1::GetEventRequest request;
   request.set_sequence(21);
@@ -340,10 +386,11 @@ TEST_F(EndToEndTest, RefusedRequestsGetTheirStatus) {
   ASSERT_TRUE(get);
   EXPECT_EQ(get->status, 405);
 
-  std::string body = SampleWebhookBody("payment_link.paid", "evt_gzip",
-                                       absl::Now());
-  httplib::Headers gzip = {{"Content-Encoding", "gzip"},
-                           {"X-Paymento-Signature", HmacSha256Hex(kSecret, body)}};
+  std::string body =
+      SampleWebhookBody("payment_link.paid", "evt_gzip", absl::Now());
+  httplib::Headers gzip = {
+      {"Content-Encoding", "gzip"},
+      {"X-Paymento-Signature", HmacSha256Hex(kSecret, body)}};
   httplib::Result encoded =
       client.Post("/webhook", gzip, body, "application/json");
   ASSERT_TRUE(encoded);
@@ -362,8 +409,8 @@ TEST_F(EndToEndTest, RefusedRequestsGetTheirStatus) {
   EXPECT_EQ(malformed->status, 400);
 
   // The service still serves after all of the above.
-  httplib::Result accepted = PostEvent(*bridge_, "payment_link.paid",
-                                       "evt_after_refusals");
+  httplib::Result accepted =
+      PostEvent(*bridge_, "payment_link.paid", "evt_after_refusals");
   ASSERT_TRUE(accepted);
   EXPECT_EQ(accepted->status, 200);
 }
