@@ -48,6 +48,26 @@ for arg in "$@"; do
       ;;
   esac
 done
+# The arguments are checked before the build, which takes minutes.
+if ! [[ "$runs" =~ ^[1-9][0-9]*$ ]]; then
+  echo "bench.sh: invalid --runs=\"$runs\": use a whole number from 1" >&2
+  exit 2
+fi
+for scenario in "${scenarios[@]}"; do
+  case "$scenario" in
+    disk|steps|ingress|end-to-end|durable|replay|idle-streams) ;;
+    *)
+      echo "bench.sh: invalid --scenario=\"$scenario\": use disk, steps," \
+        "ingress, end-to-end, durable, replay or idle-streams" >&2
+      exit 2
+      ;;
+  esac
+done
+if [[ $smoke -eq 1 && $runs -ne 3 ]]; then
+  echo "bench.sh: --smoke makes one run of each scenario; --runs=$runs is" \
+    "ignored" >&2
+fi
+
 if [[ ${#scenarios[@]} -eq 0 ]]; then
   if [[ $postgres -eq 1 ]]; then
     scenarios=(ingress end-to-end)
@@ -120,7 +140,7 @@ failed=()
 for scenario in "${scenarios[@]}"; do
   for deployment in "${deployments[@]}"; do
     # The URL may hold a password: only the replica count is printed.
-    echo "bench.sh: running $scenario ${deployment##* }" >&2
+    echo "bench.sh: running $scenario${deployment:+ ${deployment##* }}" >&2
     start=$SECONDS
     # shellcheck disable=SC2086
     if ! "$build_dir/paymento-bench" "--scenario=$scenario" \
