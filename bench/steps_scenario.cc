@@ -2,10 +2,11 @@
 // on one thread with the benchmark's signed body. The steps of a request
 // are verifying the signature, normalizing the JSON body into an event,
 // serializing the event for the store and formatting the access log line.
-// Parsing a stored event, which a stream does for each delivery, is timed
-// too. HTTP parsing, threads and the store's commit are left out. So the
-// sum of a request's steps is the cost of the bridge's own code per webhook
-// with warm caches, to set against the ingress scenario's CPU per webhook.
+// Parsing a stored event, which a durable stream does for each delivery
+// (tail streams send the stored bytes), is timed too. HTTP parsing,
+// threads and the store's commit are left out. So the sum of a request's
+// steps is the cost of the bridge's own code per webhook with warm caches,
+// to set against the ingress scenario's CPU per webhook.
 #include <chrono>
 #include <functional>
 #include <iostream>
@@ -73,7 +74,7 @@ absl::Status RunStepsScenario(const BenchConfig& config) {
          std::string blob;
          return sample->SerializeToString(&blob);
        }},
-      {"parse a stored event, as a stream reads it",
+      {"parse a stored event, as a durable stream does",
        [&] {
          v1::Event event;
          return event.ParseFromString(stored);
