@@ -449,13 +449,19 @@ void SqliteEventStore::RememberRecent(std::vector<PendingAppend>& batch) {
     recent_.push_back(std::make_shared<const SerializedEvent>(
         SerializedEvent{pending.event.sequence(), pending.event.type(),
                         std::move(pending.serialized)}));
+    recent_size_ += recent_.back()->bytes.size();
   }
-  while (recent_.size() > options_.recent_events) recent_.pop_front();
+  while (!recent_.empty() && (recent_.size() > options_.recent_events ||
+                              recent_size_ > options_.recent_bytes)) {
+    recent_size_ -= recent_.front()->bytes.size();
+    recent_.pop_front();
+  }
 }
 
 void SqliteEventStore::ForgetRecentThrough(int64_t sequence) {
   absl::MutexLock lock(&recent_mu_);
   while (!recent_.empty() && recent_.front()->sequence <= sequence) {
+    recent_size_ -= recent_.front()->bytes.size();
     recent_.pop_front();
   }
 }

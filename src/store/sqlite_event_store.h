@@ -33,8 +33,11 @@ struct SqliteStoreOptions {
   // Upper bound on events in one transaction.
   size_t max_batch = 1024;
   int read_connections = 4;
-  // Committed events kept in memory for live streams.
+  // Committed events kept in memory for live streams, at most this many
+  // and at most this many bytes of them, so that large events cannot fill
+  // the memory: 8,192 events of 250 KB would take 2 GB.
   size_t recent_events = 8192;
+  size_t recent_bytes = 64 << 20;
 };
 
 class SqliteEventStore : public EventStore {
@@ -65,8 +68,7 @@ class SqliteEventStore : public EventStore {
       absl::string_view id) override;
   absl::StatusOr<std::optional<StoredEvent>> GetBySequence(
       int64_t sequence) override;
-  absl::StatusOr<std::vector<v1::Event>> List(
-      const EventQuery& query) override;
+  absl::StatusOr<std::vector<v1::Event>> List(const EventQuery& query) override;
   void SetCommitListener(CommitListener listener) override;
   void SetCommitObserver(
       std::function<void(absl::Duration, int64_t)> observer) override;
@@ -85,13 +87,13 @@ class SqliteEventStore : public EventStore {
       absl::string_view subscription) override;
   std::future<absl::Status> SaveDeliveries(DeliveryUpdate update) override;
   absl::StatusOr<int64_t> SeekSubscription(absl::string_view name,
-                                          int64_t cursor) override;
+                                           int64_t cursor) override;
   absl::StatusOr<std::vector<DeliveryRecord>> DeliveriesOf(
       int64_t sequence) override;
   absl::StatusOr<int64_t> FirstSequenceAtOrAfter(absl::Time time) override;
   absl::StatusOr<RetentionResult> DeleteExpired(absl::Time events_before,
-                                               absl::Time ids_before,
-                                               int batch) override;
+                                                absl::Time ids_before,
+                                                int batch) override;
   absl::StatusOr<Backlog> CountBacklog(
       const std::vector<std::string>& type_patterns,
       int64_t after_sequence) override;
@@ -202,6 +204,8 @@ class SqliteEventStore : public EventStore {
   // adds to it before it publishes the new last sequence.
   absl::Mutex recent_mu_;
   std::deque<SerializedEventPtr> recent_ ABSL_GUARDED_BY(recent_mu_);
+  // Sum of the sizes of the events in recent_.
+  size_t recent_size_ ABSL_GUARDED_BY(recent_mu_) = 0;
   std::atomic<int64_t> last_sequence_{0};
   WriteHealthLog write_health_{"sqlite"};
 

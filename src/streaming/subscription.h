@@ -91,6 +91,9 @@ class Subscription : public CommitWaiter,
  public:
   // Most unsettled entries held in memory; reading from the store pauses
   // while the window is full.
+  // NOTE: the window counts events, not bytes. A backlog of events near
+  // the 256 KiB body limit takes about 0.6 MB per event in memory, so up
+  // to about 12 GB per subscription.
   static constexpr size_t kWindow = 20000;
 
   static absl::StatusOr<std::shared_ptr<Subscription>> Load(

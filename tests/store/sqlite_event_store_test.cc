@@ -62,10 +62,12 @@ TEST_F(SqliteEventStoreTest, AssignsIncreasingSequences) {
 
 TEST_F(SqliteEventStoreTest, SameIdSameBodyIsDuplicate) {
   Append(MakeEvent("evt_dup", "payment_link.paid"), "hash");
-  AppendResult again = Append(MakeEvent("evt_dup", "payment_link.paid"), "hash");
+  AppendResult again =
+      Append(MakeEvent("evt_dup", "payment_link.paid"), "hash");
   EXPECT_EQ(again.outcome, AppendOutcome::kDuplicate);
   EXPECT_EQ(again.sequence, 1);
-  absl::StatusOr<std::optional<StoredEvent>> stored = store_->GetById("evt_dup");
+  absl::StatusOr<std::optional<StoredEvent>> stored =
+      store_->GetById("evt_dup");
   ASSERT_TRUE(stored.ok());
   ASSERT_TRUE(stored->has_value());
   EXPECT_EQ((*stored)->duplicate_count, 1);
@@ -133,6 +135,34 @@ TEST_F(SqliteEventStoreTest, ReadAfterSameFromMemoryAndDisk) {
   absl::StatusOr<std::vector<v1::Event>> none = store_->ReadAfter(10, 4);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
+}
+
+// The cache of recent events is bounded in bytes as well as in events, so
+// large events do not fill the memory. Older events leave it first and are
+// then read from disk.
+TEST(SqliteRecentEventsTest, CacheKeepsWithinByteLimit) {
+  SqliteStoreOptions options;
+  options.recent_bytes = 20 * 1024;
+  absl::StatusOr<std::unique_ptr<SqliteEventStore>> store =
+      SqliteEventStore::Open(
+          test_support::MakeTempDirectory() + "/store/events.db", options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  for (int i = 1; i <= 10; ++i) {
+    v1::Event event =
+        MakeEvent(absl::StrCat("evt_large_", i), "payment_link.paid");
+    event.set_raw_body(std::string(4 * 1024, 'x'));
+    ASSERT_TRUE((*store)->Append(event, absl::StrCat(i)).get().ok());
+  }
+
+  EXPECT_FALSE((*store)->ReadRecentSerialized(0, 10).has_value());
+  std::optional<std::vector<SerializedEventPtr>> newest =
+      (*store)->ReadRecentSerialized(7, 10);
+  ASSERT_TRUE(newest.has_value());
+  EXPECT_EQ(newest->size(), 3u);
+  absl::StatusOr<std::vector<SerializedEventPtr>> all =
+      (*store)->ReadSerializedAfter(0, 10);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->size(), 10u);
 }
 
 // ReadRecentSerialized reads only from memory. It returns the events after
