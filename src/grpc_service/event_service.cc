@@ -112,6 +112,11 @@ std::vector<std::string> Patterns(
 
 absl::StatusOr<TailOptions> EventServiceImpl::TailOptionsFor(
     const v1::SubscribeRequest& request) {
+  if (request.event_types_size() > kMaxEventTypes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "too many event_types (", request.event_types_size(), "): use at most ",
+        kMaxEventTypes, ", with prefixes such as subscription.*"));
+  }
   absl::StatusOr<TypeFilter> filter =
       TypeFilter::Create(Patterns(request.event_types()));
   if (!filter.ok()) return filter.status();
@@ -134,6 +139,11 @@ absl::StatusOr<TailOptions> EventServiceImpl::TailOptionsFor(
       break;
     }
     case v1::SubscribeRequest::kPosition:
+      if (!v1::StartPosition_IsValid(request.position())) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "invalid position ", request.position(),
+            ": use START_POSITION_LATEST or START_POSITION_EARLIEST"));
+      }
       options.cursor = request.position() == v1::START_POSITION_EARLIEST
                            ? 0
                            : environment_.store->LastSequence();
@@ -147,10 +157,10 @@ absl::StatusOr<TailOptions> EventServiceImpl::TailOptionsFor(
     absl::Duration interval =
         absl::Seconds(request.heartbeat_interval().seconds()) +
         absl::Nanoseconds(request.heartbeat_interval().nanos());
-    if (interval < absl::Seconds(1)) {
+    if (interval < absl::Seconds(1) || interval > absl::Hours(1)) {
       return absl::InvalidArgumentError(
           absl::StrCat("invalid heartbeat_interval ",
-                       absl::FormatDuration(interval), ": use at least 1s"));
+                       absl::FormatDuration(interval), ": use 1s to 1h"));
     }
     options.heartbeat_interval = interval;
   }

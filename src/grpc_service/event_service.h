@@ -92,6 +92,9 @@ class EventServiceImpl final
   static constexpr int kMaxMaxOutstanding = 10000;
   static constexpr int kDefaultMaxDeliveryAttempts = 10;
   static constexpr int kMaxPageSize = 1000;
+  // Patterns in one SubscribeRequest; prefixes such as subscription.*
+  // cover families of types.
+  static constexpr int kMaxEventTypes = 100;
 
  private:
   absl::StatusOr<TailOptions> TailOptionsFor(

@@ -235,6 +235,42 @@ TEST_F(EndToEndTest, LargeEventsReachDefaultClients) {
   EXPECT_EQ(listed, kEvents);
 }
 
+// Each invalid request field ends the stream at once with
+// INVALID_ARGUMENT, instead of a stream that never delivers.
+TEST_F(EndToEndTest, InvalidSubscribeRequestsAreRejected) {
+  auto stub = Stub(*bridge_);
+  std::vector<std::pair<std::string, v1::SubscribeRequest>> cases;
+  v1::SubscribeRequest request;
+  request.set_after_sequence(-1);
+  cases.emplace_back("negative after_sequence", request);
+  request.Clear();
+  request.set_position(static_cast<v1::StartPosition>(99));
+  cases.emplace_back("undefined position", request);
+  request.Clear();
+  request.mutable_heartbeat_interval()->set_nanos(500000000);
+  cases.emplace_back("heartbeat under 1s", request);
+  request.Clear();
+  request.mutable_heartbeat_interval()->set_seconds(2 * 3600);
+  cases.emplace_back("heartbeat over 1h", request);
+  request.Clear();
+  for (int i = 0; i < 101; ++i) {
+    request.add_event_types(absl::StrCat("type_", i));
+  }
+  cases.emplace_back("101 event types", request);
+  request.Clear();
+  request.add_event_types("a*");
+  cases.emplace_back("invalid pattern", request);
+
+  for (const auto& [name, invalid] : cases) {
+    test_support::OpenStream stream = test_support::Subscribe(*stub, invalid);
+    v1::SubscribeResponse response;
+    EXPECT_FALSE(stream.reader->Read(&response)) << name;
+    grpc::Status status = stream.reader->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << name << ": " << status.error_message();
+  }
+}
+
 // After a restart no event is in memory, so a stream that starts behind
 // reads the database, then goes on with events committed after it opened.
 // The filter and the exclusive after_sequence cursor hold on both paths.
