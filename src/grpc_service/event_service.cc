@@ -275,17 +275,17 @@ grpc::ServerUnaryReactor* EventServiceImpl::ListEvents(
   // A page stops early at kMaxResponseBytes, and its token then continues
   // after the last event in it.
   size_t bytes = 0;
-  bool full = static_cast<int>(events->size()) == query.limit;
+  bool more_pages = static_cast<int>(events->size()) == query.limit;
   for (v1::Event& event : *events) {
     size_t size = event.ByteSizeLong();
     if (response->events_size() > 0 && bytes + size > kMaxResponseBytes) {
-      full = true;
+      more_pages = true;
       break;
     }
     bytes += size;
     *response->add_events() = std::move(event);
   }
-  if (full) {
+  if (more_pages) {
     response->set_next_page_token(EncodePageToken(
         response->events(response->events_size() - 1).sequence(), fingerprint));
   }

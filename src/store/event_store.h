@@ -185,8 +185,8 @@ class EventStore {
       int64_t after_sequence, int limit) = 0;
 
   // Returns what ReadSerializedAfter would, but only when the store keeps
-  // those events in memory, and nullopt otherwise. Never blocks on I/O, so
-  // gRPC callbacks and the commit listener may call it.
+  // those events in memory, and nullopt otherwise. Implementations must read
+  // memory only, because gRPC callbacks and the commit listener call this.
   virtual std::optional<std::vector<SerializedEventPtr>> ReadRecentSerialized(
       int64_t after_sequence, int limit) {
     return std::nullopt;

@@ -1,5 +1,6 @@
 // Durable subscriptions against the real binary: leases, acknowledgements,
 // redelivery, ordering, dead letters, replay, status and crash safety.
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -11,8 +12,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -40,15 +39,27 @@ v1::SubscribeRequest Durable(const std::string& name) {
 class DurableSubscriptionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    bridge_ = std::make_unique<BridgeProcess>(test_support::OptionsWithSecret());
+    bridge_ =
+        std::make_unique<BridgeProcess>(test_support::OptionsWithSecret());
+    ASSERT_TRUE(bridge_->Start().ok()) << bridge_->Output();
+    stub_ = test_support::NewStub(*bridge_);
+  }
+
+  // Stops the bridge with SIGTERM and starts a new one on its store.
+  void Restart() {
+    bridge_->Stop(SIGTERM);
+    test_support::BridgeOptions options = test_support::OptionsWithSecret();
+    options.data_directory =
+        bridge_->store_path().substr(0, bridge_->store_path().rfind('/'));
+    bridge_ = std::make_unique<BridgeProcess>(options);
     ASSERT_TRUE(bridge_->Start().ok()) << bridge_->Output();
     stub_ = test_support::NewStub(*bridge_);
   }
 
   void PostEvents(int count, const std::string& prefix) {
     for (int i = 0; i < count; ++i) {
-      httplib::Result result = PostEvent(*bridge_, "payment_link.paid",
-                                         absl::StrCat(prefix, i));
+      httplib::Result result =
+          PostEvent(*bridge_, "payment_link.paid", absl::StrCat(prefix, i));
       ASSERT_TRUE(result);
       ASSERT_EQ(result->status, 200);
     }
@@ -69,8 +80,7 @@ class DurableSubscriptionTest : public ::testing::Test {
   }
 
   int ModifyDeadline(const std::string& subscription,
-                     const std::vector<v1::Delivery>& deliveries,
-                     int seconds) {
+                     const std::vector<v1::Delivery>& deliveries, int seconds) {
     grpc::ClientContext context;
     v1::ModifyAckDeadlineRequest request;
     request.set_subscription(subscription);
@@ -154,13 +164,7 @@ TEST_F(DurableSubscriptionTest, ProgressSurvivesRestart) {
                                           deliveries.begin() + 3);
     EXPECT_EQ(Acknowledge("restart", first_three), 3);
   }
-  bridge_->Stop(SIGTERM);
-  test_support::BridgeOptions options = test_support::OptionsWithSecret();
-  options.data_directory =
-      bridge_->store_path().substr(0, bridge_->store_path().rfind('/'));
-  bridge_ = std::make_unique<BridgeProcess>(options);
-  ASSERT_TRUE(bridge_->Start().ok()) << bridge_->Output();
-  stub_ = test_support::NewStub(*bridge_);
+  ASSERT_NO_FATAL_FAILURE(Restart());
 
   OpenStream again = test_support::Subscribe(*stub_, Durable("restart"));
   std::vector<v1::Delivery> rest = ReadDeliveries(again, 2);
@@ -177,13 +181,7 @@ TEST_F(DurableSubscriptionTest, AckIdFromBeforeRestartIsIgnored) {
     before = ReadDeliveries(stream, 2);
     ASSERT_EQ(before.size(), 2u);
   }
-  bridge_->Stop(SIGTERM);
-  test_support::BridgeOptions options = test_support::OptionsWithSecret();
-  options.data_directory =
-      bridge_->store_path().substr(0, bridge_->store_path().rfind('/'));
-  bridge_ = std::make_unique<BridgeProcess>(options);
-  ASSERT_TRUE(bridge_->Start().ok()) << bridge_->Output();
-  stub_ = test_support::NewStub(*bridge_);
+  ASSERT_NO_FATAL_FAILURE(Restart());
 
   OpenStream again = test_support::Subscribe(*stub_, Durable("old_acks"));
   std::vector<v1::Delivery> after = ReadDeliveries(again, 2);
@@ -502,8 +500,7 @@ TEST(DurableCrashTest, EveryAcceptedEventSurvivesSigkill) {
     posters.emplace_back([&, poster] {
       for (int i = 0; !stop && i < 100000; ++i) {
         std::string id = absl::StrCat("evt_crash_", poster, "_", i);
-        httplib::Result result =
-            PostEvent(*bridge, "payment_link.paid", id);
+        httplib::Result result = PostEvent(*bridge, "payment_link.paid", id);
         if (result && result->status == 200) {
           absl::MutexLock lock(&mu);
           accepted.push_back(id);
