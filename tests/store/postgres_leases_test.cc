@@ -120,8 +120,11 @@ TEST_F(PostgresLeasesTest, RacingClaimersNeverWinTheSameSequence) {
   std::vector<std::string> duplicates;
   std::vector<std::string> errors;
 
-  // Both claimers start together, from opposite ends, so they meet.
+  // Both claimers start together, from opposite ends, so they meet. Each
+  // waits after its first batch for the other's, so both win some events
+  // even when the scheduler runs one claimer long before the other.
   std::atomic<int> ready{0};
+  std::atomic<int> first_batches{0};
   auto claim_all = [&](PostgresEventStore* store, const std::string& holder,
                        bool reversed) {
     ready.fetch_add(1);
@@ -131,6 +134,10 @@ TEST_F(PostgresLeasesTest, RacingClaimersNeverWinTheSameSequence) {
         int first = (reversed ? kEvents / 100 - 1 - batch : batch) * 100 + 1;
         absl::StatusOr<std::vector<ClaimResult>> results =
             store->ClaimDeliveries(Request(holder, Range(first, first + 149)));
+        if (round == 0 && batch == 0) {
+          first_batches.fetch_add(1);
+          while (first_batches.load() < 2) std::this_thread::yield();
+        }
         absl::MutexLock lock(&mu);
         if (!results.ok()) {
           errors.push_back(std::string(results.status().message()));
