@@ -130,6 +130,16 @@ double ProcessCpuSeconds(pid_t pid) {
   return CpuSecondsOfStat(ReadWholeFile(absl::StrCat("/proc/", pid, "/stat")));
 }
 
+// Returns the second field of a schedstat file, the nanoseconds the thread
+// spent ready to run but waiting for a CPU, in seconds, or -1.
+double WaitSecondsOfSchedstat(const std::string& schedstat) {
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(schedstat, absl::ByAnyChar(" \n"), absl::SkipEmpty());
+  int64_t nanos = 0;
+  if (fields.size() < 2 || !absl::SimpleAtoi(fields[1], &nanos)) return -1;
+  return static_cast<double>(nanos) / 1e9;
+}
+
 // Returns the sum of the voluntary and involuntary context switches in a
 // /proc status file's text.
 int64_t ContextSwitchesOfStatus(const std::string& status) {
@@ -163,11 +173,51 @@ ThreadsSample SampleThreads(pid_t pid, absl::string_view thread_name) {
     std::string name = ReadWholeFile(path + "/comm");
     if (absl::StripTrailingAsciiWhitespace(name) == thread_name) {
       sample.named_cpu_seconds += cpu;
+      double wait = WaitSecondsOfSchedstat(ReadWholeFile(path + "/schedstat"));
+      if (wait < 0 || sample.named_wait_seconds < 0) {
+        sample.named_wait_seconds = -1;
+      } else {
+        sample.named_wait_seconds += wait;
+      }
     }
     sample.context_switches +=
         ContextSwitchesOfStatus(ReadWholeFile(path + "/status"));
   }
   return sample;
+}
+
+absl::StatusOr<CommitTotals> ReadCommitTotals(int admin_port) {
+  httplib::Client admin("127.0.0.1", admin_port);
+  admin.set_connection_timeout(2);
+  admin.set_read_timeout(2);
+  httplib::Result response = admin.Get("/metrics");
+  if (!response || response->status != 200) {
+    return absl::UnavailableError(absl::StrCat(
+        "GET /metrics on admin port ", admin_port, " failed"));
+  }
+  CommitTotals totals;
+  int found = 0;
+  for (absl::string_view line : absl::StrSplit(response->body, '\n')) {
+    std::pair<absl::string_view, absl::string_view> name_value =
+        absl::StrSplit(line, absl::MaxSplits(' ', 1));
+    double* total = nullptr;
+    if (name_value.first == "paymento_bridge_store_commit_seconds_count") {
+      total = &totals.commits;
+    } else if (name_value.first == "paymento_bridge_store_commit_seconds_sum") {
+      total = &totals.seconds;
+    } else if (name_value.first ==
+               "paymento_bridge_store_commit_batch_events_sum") {
+      total = &totals.events;
+    }
+    if (total != nullptr && absl::SimpleAtod(name_value.second, total)) {
+      ++found;
+    }
+  }
+  if (found != 3) {
+    return absl::InternalError(
+        "the bridge's metrics lack the store commit totals");
+  }
+  return totals;
 }
 
 int64_t ProcessRssBytes(pid_t pid) {

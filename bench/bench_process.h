@@ -48,6 +48,9 @@ struct ThreadsSample {
   double cpu_seconds = 0;
   // CPU time of the threads with the name given to SampleThreads.
   double named_cpu_seconds = 0;
+  // Time those threads were ready to run but waited for a CPU, from
+  // /proc/PID/task/TID/schedstat; -1 when the kernel does not provide it.
+  double named_wait_seconds = 0;
   // Voluntary and involuntary context switches.
   int64_t context_switches = 0;
 };
@@ -55,6 +58,17 @@ struct ThreadsSample {
 // Reads the stat and status files of every thread of `pid` in
 // /proc/PID/task. Threads that exited before the call are not counted.
 ThreadsSample SampleThreads(pid_t pid, absl::string_view thread_name);
+
+// Totals of the bridge's commit metrics, from GET /metrics on its admin
+// port: transactions, the events in them, and their summed duration.
+struct CommitTotals {
+  double commits = 0;
+  double events = 0;
+  double seconds = 0;
+};
+
+// Returns an error when the metrics cannot be fetched or lack the totals.
+absl::StatusOr<CommitTotals> ReadCommitTotals(int admin_port);
 
 // Resident set size of `pid` in bytes, from VmRSS in /proc/PID/status.
 // Returns -1 when the process is gone.

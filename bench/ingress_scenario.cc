@@ -3,12 +3,14 @@
 // paymento-bridge, which fsyncs every event before its 200, then with the
 // same client against the bare cpp-httplib server. The bare server's rate
 // is the ceiling of client, HTTP library and loopback on the machine.
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -36,6 +38,15 @@ struct IngressRun {
   double server_cpu_per_1000 = 0;
   double writer_cpu_per_1000 = 0;
   double client_cpu_per_1000 = 0;
+  // Shares of the window in which the store writer thread ran and in which
+  // it was ready but waited for a CPU (-1 when unknown), with 32
+  // connection threads and the load client on the same cores.
+  double writer_running = 0;
+  double writer_waiting = 0;
+  // Events per store transaction and the mean transaction time, from the
+  // bridge's metrics; 0 when they were not read.
+  double events_per_commit = 0;
+  double commit_ms = 0;
   // Context switches of the server's threads per accepted request.
   double switches_per_request = 0;
   int64_t problems = 0;
@@ -58,17 +69,53 @@ constexpr char kWriterThread[] = "store-writer";
 struct Target {
   pid_t pid = 0;
   int port = 0;
+  // The bridge's admin port, for its commit metrics; 0 for the bare server.
+  int admin_port = 0;
 };
+
+// The server's threads and, for the bridge, its commit totals, read at one
+// edge of the measured window.
+struct WindowEdge {
+  ThreadsSample threads;
+  absl::StatusOr<CommitTotals> commits = absl::UnavailableError("not read");
+};
+
+WindowEdge ReadWindowEdge(const Target& target) {
+  WindowEdge edge;
+  edge.threads = SampleThreads(target.pid, kWriterThread);
+  if (target.admin_port != 0) {
+    edge.commits = ReadCommitTotals(target.admin_port);
+  }
+  return edge;
+}
 
 // Adds the figures of one closed loop, with the server's threads sampled
 // at its start and end, to the sums in `total`.
-void AddLoad(const HttpLoadResult& load, const ThreadsSample& start,
-             const ThreadsSample& end, IngressRun& total, int64_t& accepted,
-             int64_t& sent, std::vector<int64_t>& latencies) {
+void AddLoad(const HttpLoadResult& load, const WindowEdge& start_edge,
+             const WindowEdge& end_edge, IngressRun& total,
+             CommitTotals& commits, int64_t& accepted, int64_t& sent,
+             std::vector<int64_t>& latencies) {
+  const ThreadsSample& start = start_edge.threads;
+  const ThreadsSample& end = end_edge.threads;
+  if (start_edge.commits.ok() && end_edge.commits.ok()) {
+    commits.commits += end_edge.commits->commits - start_edge.commits->commits;
+    commits.events += end_edge.commits->events - start_edge.commits->events;
+    commits.seconds += end_edge.commits->seconds - start_edge.commits->seconds;
+  }
   total.accepted_per_second +=
       static_cast<double>(load.accepted) / load.window_seconds;
   total.server_cpu_per_1000 += end.cpu_seconds - start.cpu_seconds;
   total.writer_cpu_per_1000 += end.named_cpu_seconds - start.named_cpu_seconds;
+  total.writer_running +=
+      (end.named_cpu_seconds - start.named_cpu_seconds) / load.window_seconds;
+  if (start.named_wait_seconds < 0 || end.named_wait_seconds < 0 ||
+      total.writer_waiting < 0) {
+    total.writer_waiting = -1;
+  } else {
+    total.writer_waiting +=
+        (end.named_wait_seconds - start.named_wait_seconds) /
+        load.window_seconds;
+  }
   total.switches_per_request +=
       static_cast<double>(end.context_switches - start.context_switches);
   total.client_cpu_per_1000 += load.client_cpu_seconds;
@@ -94,8 +141,8 @@ absl::StatusOr<IngressRun> Measure(const BenchConfig& config,
   const int count = static_cast<int>(targets.size());
   std::vector<absl::StatusOr<HttpLoadResult>> loads(
       count, absl::UnknownError("not run"));
-  std::vector<ThreadsSample> samples_start(count);
-  std::vector<ThreadsSample> samples_end(count);
+  std::vector<WindowEdge> samples_start(count);
+  std::vector<WindowEdge> samples_end(count);
   std::vector<std::thread> threads;
   for (int t = 0; t < count; ++t) {
     threads.emplace_back([&, t] {
@@ -109,11 +156,11 @@ absl::StatusOr<IngressRun> Measure(const BenchConfig& config,
         return webhooks.Request(
             absl::StrFormat("evt_bench_open_%d_%d_%02d", run, t, connection));
       };
-      pid_t pid = targets[t].pid;
+      const Target& target = targets[t];
       loads[t] = RunClosedLoop(
           options, build,
-          [&, pid] { samples_start[t] = SampleThreads(pid, kWriterThread); },
-          [&, pid] { samples_end[t] = SampleThreads(pid, kWriterThread); });
+          [&, t] { samples_start[t] = ReadWindowEdge(target); },
+          [&, t] { samples_end[t] = ReadWindowEdge(target); });
     });
   }
   for (std::thread& thread : threads) thread.join();
@@ -122,10 +169,15 @@ absl::StatusOr<IngressRun> Measure(const BenchConfig& config,
   int64_t accepted = 0;
   int64_t sent = 0;
   std::vector<int64_t> latencies;
+  CommitTotals commits;
   for (int t = 0; t < count; ++t) {
     if (!loads[t].ok()) return loads[t].status();
-    AddLoad(*loads[t], samples_start[t], samples_end[t], result, accepted, sent,
-            latencies);
+    AddLoad(*loads[t], samples_start[t], samples_end[t], result, commits,
+            accepted, sent, latencies);
+  }
+  if (commits.commits > 0) {
+    result.events_per_commit = commits.events / commits.commits;
+    result.commit_ms = 1000 * commits.seconds / commits.commits;
   }
   if (accepted == 0) {
     return absl::InternalError(absl::StrCat(
@@ -139,6 +191,8 @@ absl::StatusOr<IngressRun> Measure(const BenchConfig& config,
   result.writer_cpu_per_1000 =
       result.writer_cpu_per_1000 / static_cast<double>(accepted) * 1000;
   result.switches_per_request /= static_cast<double>(accepted);
+  result.writer_running /= count;
+  if (result.writer_waiting >= 0) result.writer_waiting /= count;
   result.client_cpu_per_1000 =
       result.client_cpu_per_1000 / static_cast<double>(sent) * 1000;
   return result;
@@ -154,7 +208,8 @@ absl::StatusOr<IngressRun> RunBridge(const BenchConfig& config, int run) {
   std::vector<Target> targets;
   for (int i = 0; i < (*deployment)->size(); ++i) {
     BridgeServer& bridge = (*deployment)->bridge(i);
-    targets.push_back({bridge.pid(), bridge.endpoints().http_port});
+    targets.push_back({bridge.pid(), bridge.endpoints().http_port,
+                       bridge.endpoints().admin_port});
   }
   absl::StatusOr<IngressRun> result = Measure(config, targets, run);
   absl::Status stopped = (*deployment)->Stop();
@@ -183,6 +238,7 @@ absl::StatusOr<IngressRun> RunBare(const BenchConfig& config, int run) {
 absl::Status RunIngressScenario(const BenchConfig& config) {
   const std::string scenario = RowScenario(kScenario, config);
   std::vector<double> rate, p50, p99, cpu, writer_cpu, switches, client_cpu;
+  std::vector<double> writer_running, writer_waiting, per_commit, commit_ms;
   std::vector<double> bare_rate, bare_p50, bare_p99, bare_cpu, bare_switches;
   int64_t problems = 0;
   for (int run = 0; run < config.runs; ++run) {
@@ -195,6 +251,10 @@ absl::Status RunIngressScenario(const BenchConfig& config) {
     p99.push_back(bridge->p99_ns);
     cpu.push_back(bridge->server_cpu_per_1000);
     writer_cpu.push_back(bridge->writer_cpu_per_1000);
+    writer_running.push_back(bridge->writer_running);
+    writer_waiting.push_back(bridge->writer_waiting);
+    per_commit.push_back(bridge->events_per_commit);
+    commit_ms.push_back(bridge->commit_ms);
     switches.push_back(bridge->switches_per_request);
     client_cpu.push_back(bridge->client_cpu_per_1000);
     problems += bridge->problems;
@@ -224,6 +284,25 @@ absl::Status RunIngressScenario(const BenchConfig& config) {
             absl::StrFormat("%.3f", Median(cpu)), "-"});
   PrintRow({scenario, "bridge store-writer thread CPU s per 1,000 webhooks",
             absl::StrFormat("%.3f", Median(writer_cpu)), "-"});
+  // A single negative reading means the kernel gives no schedstat.
+  bool waits_known = *std::min_element(writer_waiting.begin(),
+                                       writer_waiting.end()) >= 0;
+  PrintRow({scenario,
+            "bridge store-writer thread running / waiting for a CPU, share "
+            "of the time",
+            absl::StrFormat("%.0f%% / %s", 100 * Median(writer_running),
+                            waits_known
+                                ? absl::StrFormat(
+                                      "%.0f%%", 100 * Median(writer_waiting))
+                                : std::string("unknown")),
+            "-"});
+  // A store that reports no commit metrics leaves both at 0.
+  PrintRow({scenario, "bridge events per commit / mean commit time",
+            Median(per_commit) > 0
+                ? absl::StrFormat("%.1f / %.2f ms", Median(per_commit),
+                                  Median(commit_ms))
+                : std::string("not reported"),
+            "-"});
   PrintRow({scenario, "bridge context switches per webhook",
             absl::StrFormat("%.1f", Median(switches)), "-"});
   PrintRow(
