@@ -300,7 +300,8 @@ class EventStore {
       SubscriptionChangeListener listener) {}
 
   // Sets a function that receives the duration and the number of events of each
-  // successful group commit, for metrics. Call before the first Append.
+  // successful group commit, for metrics, before that commit's appends
+  // complete. Call before the first Append.
   virtual void SetCommitObserver(
       std::function<void(absl::Duration, int64_t)> observer) {}
 

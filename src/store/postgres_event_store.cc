@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "src/store/postgres_query.h"
 #include "src/store/postgres_schema.h"
 #include "src/store/type_filter.h"
@@ -107,6 +108,12 @@ void PostgresEventStore::SetCommitListener(CommitListener listener) {
   listener_ = std::move(listener);
 }
 
+void PostgresEventStore::SetCommitObserver(
+    std::function<void(absl::Duration, int64_t)> observer) {
+  absl::MutexLock lock(&queue_mu_);
+  observer_ = std::move(observer);
+}
+
 bool PostgresEventStore::RaiseLastSequence(int64_t last) {
   int64_t known = last_sequence_.load();
   while (last > known && !last_sequence_.compare_exchange_weak(known, last)) {
@@ -159,6 +166,7 @@ void PostgresEventStore::WriterLoop() {
   for (;;) {
     std::vector<PendingAppend> batch;
     std::vector<PendingUpdate> updates;
+    std::function<void(absl::Duration, int64_t)> observer;
     {
       absl::MutexLock lock(&queue_mu_);
       queue_mu_.Await(absl::Condition(
@@ -176,9 +184,14 @@ void PostgresEventStore::WriterLoop() {
         updates.push_back(std::move(updates_.front()));
         updates_.pop_front();
       }
+      observer = observer_;
     }
 
+    absl::Time started = absl::Now();
     absl::StatusOr<int64_t> committed = CommitBatch(batch, updates);
+    if (committed.ok() && observer && !batch.empty()) {
+      observer(absl::Now() - started, static_cast<int64_t>(batch.size()));
+    }
     write_health_.Report(committed.status());
     // LastSequence covers the batch before any of its appends returns.
     bool raised = committed.ok() && RaiseLastSequence(*committed);

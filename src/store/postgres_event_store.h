@@ -79,6 +79,8 @@ class PostgresEventStore : public EventStore {
       int64_t sequence) override;
   absl::StatusOr<std::vector<v1::Event>> List(const EventQuery& query) override;
   void SetCommitListener(CommitListener listener) override;
+  void SetCommitObserver(
+      std::function<void(absl::Duration, int64_t)> observer) override;
   void Close() override;
   // OK while the database is reachable; UNAVAILABLE with the last
   // connection error otherwise.
@@ -205,6 +207,8 @@ class PostgresEventStore : public EventStore {
   bool closing_ ABSL_GUARDED_BY(queue_mu_) = false;
   bool closed_ ABSL_GUARDED_BY(queue_mu_) = false;
   CommitListener listener_ ABSL_GUARDED_BY(queue_mu_);
+  std::function<void(absl::Duration, int64_t)> observer_
+      ABSL_GUARDED_BY(queue_mu_);
   SubscriptionChangeListener change_listener_ ABSL_GUARDED_BY(queue_mu_);
 
   // Used by Initialize and then only by the writer thread.

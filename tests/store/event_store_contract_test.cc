@@ -334,6 +334,29 @@ TEST_P(EventStoreContractTest, ConcurrentAppendsShareCommits) {
   }
 }
 
+TEST_P(EventStoreContractTest, CommitObserverSeesEveryAppend) {
+  absl::Mutex mu;
+  int64_t observed_events = 0;
+  int commits = 0;
+  absl::Duration longest;
+  store_->SetCommitObserver([&](absl::Duration duration, int64_t events) {
+    absl::MutexLock lock(&mu);
+    observed_events += events;
+    ++commits;
+    longest = std::max(longest, duration);
+  });
+  Append(MakeEvent("evt_observed_1", "payment_link.paid"), "a");
+  Append(MakeEvent("evt_observed_2", "payment_link.paid"), "b");
+  Append(MakeEvent("evt_observed_1", "payment_link.paid"), "a");
+
+  // Each append's commit is observed before its result is returned, and a
+  // duplicate passes through a commit like a new event.
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(observed_events, 3);
+  EXPECT_EQ(commits, 3);
+  EXPECT_GT(longest, absl::ZeroDuration());
+}
+
 TEST_P(EventStoreContractTest, ReadAfterPagesInSequenceOrder) {
   for (int i = 1; i <= 5; ++i) {
     Append(MakeEvent(absl::StrCat("evt_", i), "payment_link.paid"),
