@@ -1,9 +1,11 @@
 // `paymento-bridge serve`: runs the service until SIGTERM or SIGINT.
+#include <google/protobuf/stubs/logging.h>
 #include <grpc/support/log.h>
 #include <signal.h>
 
 #include <cstdlib>
 #include <iostream>
+#include <string>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -49,6 +51,23 @@ void LogGrpcCore(gpr_log_func_args* args) {
     logging::Warn("grpc core error", fields);
   } else {
     logging::Debug("grpc core", fields);
+  }
+}
+
+// Routes protobuf's own messages into the service's log, so that every line
+// has the configured format. The usual one is a request string that is not
+// valid UTF-8, whose client gets INVALID_ARGUMENT, so errors become warnings.
+void LogProtobuf(google::protobuf::LogLevel level, const char* filename,
+                 int line, const std::string& message) {
+  logging::Fields fields = {{"source", absl::StrCat(filename, ":", line)},
+                            {"detail", message}};
+  if (level == google::protobuf::LOGLEVEL_FATAL) {
+    logging::Error("protobuf fatal error", fields);
+    logging::Flush();
+  } else if (level == google::protobuf::LOGLEVEL_ERROR) {
+    logging::Warn("protobuf error", fields);
+  } else {
+    logging::Debug("protobuf", fields);
   }
 }
 
@@ -106,6 +125,7 @@ int RunServe(const std::vector<std::string>& args) {
   }
   logging::Configure(config->log_format, config->log_level);
   gpr_set_log_function(LogGrpcCore);
+  google::protobuf::SetLogHandler(LogProtobuf);
 
   Service service(*config);
   absl::Status started = service.Start();

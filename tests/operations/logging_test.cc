@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,40 @@ TEST(LoggingTest, JsonFormatWritesOneObjectPerLine) {
   }
   EXPECT_TRUE(started) << output;
   EXPECT_TRUE(absl::StrContains(output, R"("msg":"request")")) << output;
+}
+
+TEST(LoggingTest, ProtobufMessagesKeepTheJsonFormat) {
+  BridgeOptions options = OperationsOptions();
+  options.extra_args.push_back("--log-format=json");
+  BridgeProcess bridge(options);
+  ASSERT_TRUE(bridge.Start().ok()) << bridge.Output();
+  // protobuf reports a string that is not valid UTF-8 when it parses the
+  // request on the server.
+  v1::SubscribeRequest request;
+  request.add_event_types("payment\xff");
+  auto stub = EventStub(PlaintextChannel(bridge));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
+      stub->Subscribe(&context, request);
+  v1::SubscribeResponse response;
+  EXPECT_FALSE(reader->Read(&response));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  bridge.Stop(SIGTERM);
+
+  std::string output = bridge.Output();
+  bool reported = false;
+  for (const std::string& line : Lines(output)) {
+    nlohmann::json object = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(object.is_discarded()) << line;
+    if (object.value("msg", "") != "protobuf error") continue;
+    reported = true;
+    EXPECT_EQ(object.value("level", ""), "warn") << line;
+    EXPECT_TRUE(absl::StrContains(object.value("detail", ""), "UTF-8"))
+        << line;
+  }
+  EXPECT_TRUE(reported) << output;
 }
 
 TEST(LoggingTest, TextFormatWritesKeyValueLines) {
