@@ -85,18 +85,41 @@ absl::Status Subscription::LoadState() {
         environment_.store->GetBySequence(row.sequence);
     if (!stored.ok()) return stored.status();
     if (!stored->has_value()) continue;
-    Entry entry;
-    entry.attempts = row.attempts;
-    entry.ordering_key = OrderingKeyOf((*stored)->event);
-    entry.event =
-        std::make_shared<const v1::Event>(std::move((*stored)->event));
-    entries_.emplace(row.sequence, std::move(entry));
+    Entry* entry = InsertEntryLocked(row.sequence, std::move((*stored)->event));
+    if (entry != nullptr) entry->attempts = row.attempts;
   }
   return absl::OkStatus();
 }
 
+bool Subscription::WindowFullLocked() const {
+  return entries_.size() >= kWindow || window_bytes_ >= kWindowBytes;
+}
+
+Subscription::Entry* Subscription::InsertEntryLocked(int64_t sequence,
+                                                     v1::Event event) {
+  if (entries_.count(sequence) > 0) return nullptr;
+  Entry entry;
+  entry.bytes = event.ByteSizeLong();
+  entry.ordering_key = OrderingKeyOf(event);
+  entry.event = std::make_shared<const v1::Event>(std::move(event));
+  window_bytes_ += entry.bytes;
+  last_event_bytes_ = entry.bytes;
+  return &entries_.emplace(sequence, std::move(entry)).first->second;
+}
+
+std::map<int64_t, Subscription::Entry>::iterator Subscription::EraseEntryLocked(
+    std::map<int64_t, Entry>::iterator it) {
+  window_bytes_ -= it->second.bytes;
+  return entries_.erase(it);
+}
+
+void Subscription::ClearEntriesLocked() {
+  entries_.clear();
+  window_bytes_ = 0;
+}
+
 void Subscription::ScheduleRefillLocked() {
-  if (refill_scheduled_ || closed_ || entries_.size() >= kWindow) return;
+  if (refill_scheduled_ || closed_ || WindowFullLocked()) return;
   refill_scheduled_ = true;
   environment_.executor->Post([self = shared_from_this()] { self->Refill(); });
 }
@@ -114,8 +137,13 @@ void Subscription::Refill() {
     absl::MutexLock lock(&mu_);
     cursor = read_cursor_;
     resets = resets_;
-    limit = static_cast<int>(
-        std::min<size_t>(kRefillBatch, kWindow - entries_.size()));
+    size_t room = kWindow - std::min(kWindow, entries_.size());
+    if (last_event_bytes_ > 0) {
+      // So that a read of large events stays near the bytes left.
+      size_t bytes_left = kWindowBytes - std::min(kWindowBytes, window_bytes_);
+      room = std::min(room, bytes_left / last_event_bytes_ + 1);
+    }
+    limit = static_cast<int>(std::min<size_t>(kRefillBatch, room));
   }
   absl::StatusOr<std::vector<v1::Event>> events =
       environment_.store->ReadAfter(cursor, limit);
@@ -141,10 +169,20 @@ void Subscription::Refill() {
     return;
   }
   size_t count = events->size();
-  for (v1::Event& event : *events) AddEventLocked(std::move(event));
+  bool filled = false;
+  for (v1::Event& event : *events) {
+    // The events after this one are read again once the window has room.
+    if (WindowFullLocked()) {
+      filled = true;
+      break;
+    }
+    AddEventLocked(std::move(event));
+  }
   DispatchLocked();
   if (!dirty_.empty()) FlushLocked();
-  if (count == static_cast<size_t>(limit) && limit > 0) {
+  if (filled) {
+    // Settling an entry schedules the next read.
+  } else if (count == static_cast<size_t>(limit) && limit > 0) {
     ScheduleRefillLocked();
   } else if (count < static_cast<size_t>(limit) &&
              !environment_.notifier->WaitAfter(read_cursor_,
@@ -159,17 +197,14 @@ void Subscription::AddEventLocked(v1::Event event) {
   if (sequence <= record_.start_sequence) return;
   if (settled_ahead_.erase(sequence) > 0) return;
   if (!filter_.Matches(event.type())) return;
-  if (entries_.count(sequence) > 0) return;
 
-  Entry entry;
+  Entry* entry = InsertEntryLocked(sequence, std::move(event));
+  if (entry == nullptr) return;
   auto attempts = attempts_ahead_.find(sequence);
   if (attempts != attempts_ahead_.end()) {
-    entry.attempts = attempts->second;
+    entry->attempts = attempts->second;
     attempts_ahead_.erase(attempts);
   }
-  entry.ordering_key = OrderingKeyOf(event);
-  entry.event = std::make_shared<const v1::Event>(std::move(event));
-  entries_.emplace(sequence, std::move(entry));
 }
 
 DeliverySink* Subscription::PickSinkLocked() {
@@ -241,8 +276,7 @@ void Subscription::DispatchLocked() {
   if (!exhausted.empty()) ScheduleRefillLocked();
 }
 
-v1::Delivery Subscription::MakeDelivery(int64_t sequence,
-                                        const Entry& entry) {
+v1::Delivery Subscription::MakeDelivery(int64_t sequence, const Entry& entry) {
   v1::Delivery delivery;
   *delivery.mutable_event() = *entry.event;
   delivery.set_attempt(entry.attempts);
@@ -276,10 +310,10 @@ void Subscription::SettleLocked(std::map<int64_t, Entry>::iterator it,
     if (sink != sinks_.end()) sink->second.outstanding -= 1;
   }
   entry.state = state;
-  MarkDirtyLocked(it->first, entry,
-                  state == DeliveryState::kAcknowledged ? absl::Now()
-                                                        : absl::UnixEpoch());
-  entries_.erase(it);
+  MarkDirtyLocked(
+      it->first, entry,
+      state == DeliveryState::kAcknowledged ? absl::Now() : absl::UnixEpoch());
+  EraseEntryLocked(it);
 }
 
 void Subscription::MarkDirtyLocked(int64_t sequence, const Entry& entry,
@@ -474,7 +508,7 @@ absl::StatusOr<int64_t> Subscription::Seek(int64_t cursor) {
 
 void Subscription::ResetLocked(int64_t cursor) {
   for (auto& [sink, state] : sinks_) state.outstanding = 0;
-  entries_.clear();
+  ClearEntriesLocked();
   settled_ahead_.clear();
   attempts_ahead_.clear();
   read_cursor_ = cursor;
@@ -502,17 +536,13 @@ absl::StatusOr<int> Subscription::RedriveDeadLetters() {
         environment_.store->GetBySequence(row.sequence);
     if (!stored.ok()) return stored.status();
     if (!stored->has_value()) continue;
-    Entry entry;
-    entry.ordering_key = OrderingKeyOf((*stored)->event);
-    entry.event =
-        std::make_shared<const v1::Event>(std::move((*stored)->event));
-    MarkDirtyLocked(row.sequence, entry);
-    entries_.emplace(row.sequence, std::move(entry));
+    Entry* entry = InsertEntryLocked(row.sequence, std::move((*stored)->event));
+    if (entry == nullptr) continue;
+    MarkDirtyLocked(row.sequence, *entry);
     ++redriven;
   }
-  logging::Info("dead letters redriven",
-                {{"subscription", record_.name},
-                 {"events", absl::StrCat(redriven)}});
+  logging::Info("dead letters redriven", {{"subscription", record_.name},
+                                          {"events", absl::StrCat(redriven)}});
   DispatchLocked();
   absl::Status saved = FlushLocked().get();
   if (!saved.ok()) return saved;
@@ -541,7 +571,7 @@ void Subscription::Close(const absl::Status& status) {
       }
     }
     sinks_.clear();
-    entries_.clear();
+    ClearEntriesLocked();
     dirty_.clear();
   }
   // The streams ended, so their leases go back at once, as on Detach, and

@@ -89,12 +89,12 @@ struct SubscriptionStats {
 class Subscription : public CommitWaiter,
                      public std::enable_shared_from_this<Subscription> {
  public:
-  // Most unsettled entries held in memory; reading from the store pauses
-  // while the window is full.
-  // NOTE: the window counts events, not bytes. A backlog of events near
-  // the 256 KiB body limit takes about 0.6 MB per event in memory, so up
-  // to about 12 GB per subscription.
+  // Most unsettled entries held in memory, and most serialized bytes of
+  // their events; reading from the store pauses while either is reached.
+  // An event in memory took about 2.5 times its serialized size with
+  // 250 KB bodies, so the bytes bound a window of large events near 80 MB.
   static constexpr size_t kWindow = 20000;
+  static constexpr size_t kWindowBytes = 32 << 20;
 
   static absl::StatusOr<std::shared_ptr<Subscription>> Load(
       const SubscriptionEnvironment& environment, SubscriptionRecord record);
@@ -146,6 +146,8 @@ class Subscription : public CommitWaiter,
  private:
   struct Entry {
     std::shared_ptr<const v1::Event> event;
+    // The serialized size of `event`, counted in window_bytes_.
+    size_t bytes = 0;
     DeliveryState state = DeliveryState::kPending;
     int attempts = 0;
     uint64_t generation = 0;
@@ -177,6 +179,15 @@ class Subscription : public CommitWaiter,
   void ScheduleRefillLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Refill();
   void AddEventLocked(v1::Event event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the window contains kWindow entries or kWindowBytes bytes.
+  bool WindowFullLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds an entry for `event` unless `sequence` has one, keeping
+  // window_bytes_; returns the entry, or null when it existed.
+  Entry* InsertEntryLocked(int64_t sequence, v1::Event event)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::map<int64_t, Entry>::iterator EraseEntryLocked(
+      std::map<int64_t, Entry>::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ClearEntriesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DispatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   DeliverySink* PickSinkLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Returns a leased entry to pending, dead-lettering it when it has used
@@ -241,6 +252,9 @@ class Subscription : public CommitWaiter,
   int64_t read_cursor_ ABSL_GUARDED_BY(mu_);
   // Unsettled entries: pending or leased.
   std::map<int64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  // Sum of the entries' bytes, and the bytes of the latest entry added.
+  size_t window_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t last_event_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Entries above the cursor that were settled before a restart.
   std::set<int64_t> settled_ahead_ ABSL_GUARDED_BY(mu_);
   // Attempts already made for entries above the cursor, from before a

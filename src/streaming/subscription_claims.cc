@@ -41,7 +41,7 @@ void Subscription::DispatchSharedLocked() {
   for (auto& [sequence, entry] : entries_) {
     bool keyed = record_.ordered && !entry.ordering_key.empty();
     bool leased = entry.state == DeliveryState::kLeased || entry.claiming ||
-                entry.releasing || entry.blocked_until > now;
+                  entry.releasing || entry.blocked_until > now;
     if (leased) {
       if (keyed) blocked_keys.insert(entry.ordering_key);
       continue;
@@ -159,7 +159,7 @@ void Subscription::FinishClaim(
         LogDeadLetterLocked(sequence, entry);
         ++dead_letters;
       }
-      entries_.erase(it);
+      EraseEntryLocked(it);
       settled = true;
       continue;
     }
@@ -243,7 +243,7 @@ bool Subscription::SettleSharedLocked(int64_t sequence) {
   } else if (entry.state == DeliveryState::kLeased) {
     DropHolderLocked(entry);
   }
-  entries_.erase(it);
+  EraseEntryLocked(it);
   return true;
 }
 
@@ -423,13 +423,9 @@ void Subscription::ReloadRedriven() {
         environment_.store->GetBySequence(row.sequence);
     if (!stored.ok() || !stored->has_value()) continue;
     absl::MutexLock lock(&mu_);
-    if (closed_ || entries_.count(row.sequence) > 0) continue;
-    Entry entry;
-    entry.attempts = row.attempts;
-    entry.ordering_key = OrderingKeyOf((*stored)->event);
-    entry.event =
-        std::make_shared<const v1::Event>(std::move((*stored)->event));
-    entries_.emplace(row.sequence, std::move(entry));
+    if (closed_) continue;
+    Entry* entry = InsertEntryLocked(row.sequence, std::move((*stored)->event));
+    if (entry != nullptr) entry->attempts = row.attempts;
   }
   absl::MutexLock lock(&mu_);
   DispatchLocked();

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "src/streaming/subscription.h"
 #include "tests/testing/bridge_client.h"
 #include "tests/testing/bridge_process.h"
 
@@ -445,6 +446,56 @@ TEST_F(DurableSubscriptionTest, EventsBeforeCreationHaveNoState) {
   OpenStream stream = test_support::Subscribe(*stub_, request);
   ASSERT_TRUE(NextIsHeartbeat(stream));
   EXPECT_EQ(GetStatus("evt_before_0").deliveries_size(), 0);
+}
+
+TEST_F(DurableSubscriptionTest, LargeEventsFillTheWindowByBytes) {
+  constexpr size_t kEvents = 120;
+  for (size_t i = 0; i < kEvents; ++i) {
+    httplib::Result result = test_support::PostLargeEvent(
+        *bridge_, absl::StrCat("evt_window_", i), 200 * 1024);
+    ASSERT_TRUE(result);
+    ASSERT_EQ(result->status, 200) << result->body;
+  }
+  v1::SubscribeRequest request = Durable("large_window");
+  request.set_max_outstanding(1000);
+  OpenStream stream = test_support::Subscribe(*stub_, request);
+
+  // Without acknowledgements the stream gets what the window holds. Two
+  // heartbeats in a row mean nothing more came for a second.
+  std::vector<v1::Delivery> delivered;
+  v1::SubscribeResponse response;
+  int quiet = 0;
+  while (quiet < 2 && stream.reader->Read(&response)) {
+    quiet =
+        response.deliveries_size() == 0 && !delivered.empty() ? quiet + 1 : 0;
+    for (const v1::Delivery& delivery : response.deliveries()) {
+      delivered.push_back(delivery);
+    }
+  }
+  ASSERT_EQ(quiet, 2);
+  size_t event_bytes = delivered.front().event().ByteSizeLong();
+  EXPECT_GT(event_bytes, 200u * 1024);
+  EXPECT_LE(delivered.size(), Subscription::kWindowBytes / event_bytes + 1);
+  EXPECT_LT(delivered.size(), kEvents);
+
+  // Each acknowledgement makes room for more, until every event arrived
+  // once.
+  std::set<std::string> ids;
+  for (const v1::Delivery& delivery : delivered)
+    ids.insert(delivery.event().id());
+  for (int round = 0; round < 100 && ids.size() < kEvents; ++round) {
+    EXPECT_EQ(Acknowledge("large_window", delivered),
+              static_cast<int>(delivered.size()));
+    delivered.clear();
+    while (delivered.empty() && stream.reader->Read(&response)) {
+      for (const v1::Delivery& delivery : response.deliveries()) {
+        delivered.push_back(delivery);
+        EXPECT_TRUE(ids.insert(delivery.event().id()).second)
+            << delivery.event().id();
+      }
+    }
+  }
+  EXPECT_EQ(ids.size(), kEvents);
 }
 
 TEST_F(DurableSubscriptionTest, StalledStreamDoesNotDelayOthers) {

@@ -197,12 +197,8 @@ TEST_F(EndToEndTest, StreamedEventsEqualGetEvent) {
 TEST_F(EndToEndTest, LargeEventsReachDefaultClients) {
   constexpr size_t kEvents = 12;
   for (size_t i = 0; i < kEvents; ++i) {
-    nlohmann::json body = nlohmann::json::parse(SampleWebhookBody(
-        "payment_link.paid", absl::StrCat("evt_large_", i), absl::Now()));
-    body["paymentLink"]["description"] = std::string(200 * 1024, 'x');
-    std::string text = body.dump();
-    httplib::Result result =
-        PostSigned(*bridge_, text, HmacSha256Hex(kSecret, text));
+    httplib::Result result = test_support::PostLargeEvent(
+        *bridge_, absl::StrCat("evt_large_", i), 200 * 1024);
     ASSERT_TRUE(result) << httplib::to_string(result.error());
     ASSERT_EQ(result->status, 200) << result->body;
   }

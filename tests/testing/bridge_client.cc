@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
 #include "src/cli/sample_event.h"
 #include "src/verification/signature_verifier.h"
 
@@ -13,8 +14,7 @@ BridgeOptions OptionsWithSecret() {
   return options;
 }
 
-httplib::Result PostSigned(const BridgeProcess& bridge,
-                           const std::string& body,
+httplib::Result PostSigned(const BridgeProcess& bridge, const std::string& body,
                            const std::string& signature) {
   httplib::Client client(bridge.http_base());
   client.set_read_timeout(10);
@@ -31,6 +31,16 @@ httplib::Result PostEvent(const BridgeProcess& bridge, const std::string& type,
         body, {{"\"pl_test_0001\"", "\"" + payment_link_id + "\""}});
   }
   return PostSigned(bridge, body, HmacSha256Hex(kTestSecret, body));
+}
+
+httplib::Result PostLargeEvent(const BridgeProcess& bridge,
+                               const std::string& id,
+                               size_t description_bytes) {
+  nlohmann::json body = nlohmann::json::parse(
+      SampleWebhookBody("payment_link.paid", id, absl::Now()));
+  body["paymentLink"]["description"] = std::string(description_bytes, 'x');
+  std::string text = body.dump();
+  return PostSigned(bridge, text, HmacSha256Hex(kTestSecret, text));
 }
 
 std::unique_ptr<v1::EventService::Stub> NewStub(const BridgeProcess& bridge) {

@@ -3,12 +3,12 @@
 #ifndef PAYMENTO_BRIDGE_TESTS_TESTING_BRIDGE_CLIENT_H_
 #define PAYMENTO_BRIDGE_TESTS_TESTING_BRIDGE_CLIENT_H_
 
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
-#include <httplib.h>
 
 #include "absl/time/time.h"
 #include "paymento/bridge/v1/event_service.grpc.pb.h"
@@ -22,8 +22,7 @@ inline constexpr char kTestSecret[] = "whsec_integration_test";
 // Options that start a bridge with kTestSecret.
 BridgeOptions OptionsWithSecret();
 
-httplib::Result PostSigned(const BridgeProcess& bridge,
-                           const std::string& body,
+httplib::Result PostSigned(const BridgeProcess& bridge, const std::string& body,
                            const std::string& signature);
 
 // Posts a sample event of `type` with `id`, signed with kTestSecret. A
@@ -31,6 +30,11 @@ httplib::Result PostSigned(const BridgeProcess& bridge,
 httplib::Result PostEvent(const BridgeProcess& bridge, const std::string& type,
                           const std::string& id,
                           const std::string& payment_link_id = "");
+
+// Posts a sample payment_link.paid event with `id` whose payment link
+// description has `description_bytes` bytes, signed with kTestSecret.
+httplib::Result PostLargeEvent(const BridgeProcess& bridge,
+                               const std::string& id, size_t description_bytes);
 
 std::unique_ptr<v1::EventService::Stub> NewStub(const BridgeProcess& bridge);
 
