@@ -3,8 +3,8 @@
 // subscription as one JSON line on stdout and acknowledges every response's
 // deliveries once they are printed, so an event that was printed but not
 // acknowledged is delivered again. Loads the API from proto/ at run time.
-// Events are printed as @grpc/proto-loader decodes them, so timestamps are
-// {seconds, nanos} objects, not the RFC 3339 strings of protobuf's JSON.
+// Events are printed as @grpc/proto-loader decodes them, with timestamps as
+// RFC 3339 strings as in protobuf's JSON mapping.
 'use strict';
 
 const path = require('node:path');
@@ -78,6 +78,28 @@ function loadEventService() {
   return grpc.loadPackageDefinition(definition).paymento.bridge.v1.EventService;
 }
 
+// Formats a google.protobuf.Timestamp as RFC 3339 in UTC, with no fraction
+// or with 3, 6 or 9 digits of it, as protobuf's JSON mapping does.
+function formatTimestamp({ seconds, nanos }) {
+  const whole = new Date(Number(seconds) * 1000).toISOString().slice(0, 19);
+  if (!nanos) return `${whole}Z`;
+  let fraction = String(nanos).padStart(9, '0');
+  while (fraction.endsWith('000')) fraction = fraction.slice(0, -3);
+  return `${whole}.${fraction}Z`;
+}
+
+// A JSON.stringify replacer for events. Event has no Duration field, so
+// every {seconds, nanos} object in one is a Timestamp.
+function timestampsAsText(key, value) {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    if (keys.length === 2 && keys.includes('seconds') && keys.includes('nanos')) {
+      return formatTimestamp(value);
+    }
+  }
+  return value;
+}
+
 // Prints and acknowledges events up to flags.count, and returns how many.
 async function subscribe(flags) {
   const EventService = loadEventService();
@@ -100,7 +122,9 @@ async function subscribe(flags) {
       const deliveries = flags.count
         ? response.deliveries.slice(0, flags.count - received)
         : response.deliveries;
-      for (const delivery of deliveries) console.log(JSON.stringify(delivery.event));
+      for (const delivery of deliveries) {
+        console.log(JSON.stringify(delivery.event, timestampsAsText));
+      }
       received += deliveries.length;
       if (deliveries.length > 0) {
         await acknowledge({

@@ -279,6 +279,23 @@ for language in python node; do
     "evt_example_paid_2"
 done
 
+# Both print the event's timestamps as protobuf's JSON mapping does.
+received_times="$("$python" -c '
+import json, sys
+times = []
+for path in sys.argv[1:]:
+    with open(path) as output:
+        times.append(json.loads(output.readline()).get("received_at"))
+print(*times)
+' "$work/python-first.out" "$work/node-first.out" 2>&1)"
+read -r python_time node_time extra <<<"$received_times"
+if [[ -z "$extra" && "$python_time" == "$node_time" &&
+      "$python_time" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}(\.[0-9]+)?Z$ ]]; then
+  pass "python and node print received_at as $python_time"
+else
+  fail "received_at printed as [$received_times], expected one RFC 3339 time twice"
+fi
+
 # --- Second run: only the event posted since -----------------------------
 
 send_event payment_link.expired evt_example_expired_1
