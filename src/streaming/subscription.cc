@@ -20,6 +20,9 @@ uint64_t FirstGeneration() {
 
 // Events read from the store per refill.
 constexpr int kRefillBatch = 512;
+// Most bytes of events one read from the store should load, judged by the
+// largest event of the read before. The first read takes one event.
+constexpr size_t kReadBytes = 4 << 20;
 
 std::future<absl::Status> ReadyFuture(absl::Status status) {
   std::promise<absl::Status> promise;
@@ -79,14 +82,9 @@ absl::Status Subscription::LoadState() {
       }
       continue;
     }
-    // A redriven event below the cursor: load it now, since reading the
-    // store resumes above the cursor.
-    absl::StatusOr<std::optional<StoredEvent>> stored =
-        environment_.store->GetBySequence(row.sequence);
-    if (!stored.ok()) return stored.status();
-    if (!stored->has_value()) continue;
-    Entry* entry = InsertEntryLocked(row.sequence, std::move((*stored)->event));
-    if (entry != nullptr) entry->attempts = row.attempts;
+    // A redriven event below the cursor, which Refill loads before reading
+    // the store above the cursor.
+    if (!settled) redrive_pending_[row.sequence] = row.attempts;
   }
   return absl::OkStatus();
 }
@@ -129,10 +127,30 @@ void Subscription::Wake() {
   ScheduleRefillLocked();
 }
 
+void Subscription::RetryReadLaterLocked() {
+  std::weak_ptr<Subscription> weak = weak_from_this();
+  environment_.timer->Schedule(absl::Now() + absl::Seconds(1), [weak] {
+    if (auto self = weak.lock()) self->Wake();
+  });
+}
+
+bool Subscription::FinishReadLocked(uint64_t resets) {
+  refill_scheduled_ = false;
+  if (closed_) return false;
+  if (resets != resets_) {
+    // A seek moved the read cursor meanwhile, so the events read may skip
+    // some, or be settled or forgotten.
+    ScheduleRefillLocked();
+    return false;
+  }
+  return true;
+}
+
 void Subscription::Refill() {
   int64_t cursor;
   int limit;
   uint64_t resets;
+  std::vector<std::pair<int64_t, int>> redriven;
   {
     absl::MutexLock lock(&mu_);
     cursor = read_cursor_;
@@ -144,31 +162,41 @@ void Subscription::Refill() {
       room = std::min(room, bytes_left / last_event_bytes_ + 1);
     }
     limit = static_cast<int>(std::min<size_t>(kRefillBatch, room));
+    while (!redrive_pending_.empty() &&
+           redriven.size() < static_cast<size_t>(limit)) {
+      redriven.push_back(*redrive_pending_.begin());
+      redrive_pending_.erase(redrive_pending_.begin());
+    }
+    // Events read but left out of a full window are freed at once, but
+    // the allocator keeps the memory, so reads stay small as well.
+    size_t read_room =
+        read_event_bytes_ == 0 ? 1 : kReadBytes / read_event_bytes_ + 1;
+    limit = static_cast<int>(std::min<size_t>(limit, read_room));
+  }
+  if (!redriven.empty()) {
+    LoadRedriven(std::move(redriven), resets);
+    return;
   }
   absl::StatusOr<std::vector<v1::Event>> events =
       environment_.store->ReadAfter(cursor, limit);
 
   absl::MutexLock lock(&mu_);
-  refill_scheduled_ = false;
-  if (closed_) return;
-  if (resets != resets_) {
-    // A seek moved the read cursor meanwhile; these events may skip some.
-    ScheduleRefillLocked();
-    return;
-  }
+  if (!FinishReadLocked(resets)) return;
   if (!events.ok()) {
     logging::Error("subscription read failed",
                    {{"subscription", record_.name},
                     {"cursor", absl::StrCat(cursor)},
                     {"error", std::string(events.status().message())}});
-    // Retried after a pause, so a failing store is not read in a loop.
-    std::weak_ptr<Subscription> weak = weak_from_this();
-    environment_.timer->Schedule(absl::Now() + absl::Seconds(1), [weak] {
-      if (auto self = weak.lock()) self->Wake();
-    });
+    RetryReadLaterLocked();
     return;
   }
   size_t count = events->size();
+  if (count > 0) {
+    read_event_bytes_ = 0;
+    for (const v1::Event& event : *events) {
+      read_event_bytes_ = std::max(read_event_bytes_, event.ByteSizeLong());
+    }
+  }
   bool filled = false;
   for (v1::Event& event : *events) {
     // The events after this one are read again once the window has room.
@@ -189,6 +217,48 @@ void Subscription::Refill() {
                                                weak_from_this())) {
     ScheduleRefillLocked();
   }
+}
+
+void Subscription::LoadRedriven(std::vector<std::pair<int64_t, int>> redriven,
+                                uint64_t resets) {
+  std::vector<std::pair<int, v1::Event>> loaded;
+  absl::Status failed;
+  size_t next = 0;
+  for (; next < redriven.size(); ++next) {
+    absl::StatusOr<std::optional<StoredEvent>> stored =
+        environment_.store->GetBySequence(redriven[next].first);
+    if (!stored.ok()) {
+      failed = stored.status();
+      break;
+    }
+    // Retention deleted it meanwhile.
+    if (!stored->has_value()) continue;
+    loaded.emplace_back(redriven[next].second, std::move((*stored)->event));
+  }
+
+  absl::MutexLock lock(&mu_);
+  if (!FinishReadLocked(resets)) return;
+  for (; next < redriven.size(); ++next) {
+    redrive_pending_.insert(redriven[next]);
+  }
+  for (auto& [attempts, event] : loaded) {
+    int64_t sequence = event.sequence();
+    if (WindowFullLocked()) {
+      redrive_pending_.emplace(sequence, attempts);
+      continue;
+    }
+    Entry* entry = InsertEntryLocked(sequence, std::move(event));
+    if (entry != nullptr) entry->attempts = attempts;
+  }
+  DispatchLocked();
+  if (!failed.ok()) {
+    logging::Error("subscription read failed",
+                   {{"subscription", record_.name},
+                    {"error", std::string(failed.message())}});
+    RetryReadLaterLocked();
+    return;
+  }
+  ScheduleRefillLocked();
 }
 
 void Subscription::AddEventLocked(v1::Event event) {
@@ -328,8 +398,14 @@ void Subscription::MarkDirtyLocked(int64_t sequence, const Entry& entry,
 }
 
 int64_t Subscription::FloorLocked() const {
-  if (entries_.empty()) return read_cursor_;
-  return std::min(read_cursor_, entries_.begin()->first - 1);
+  int64_t floor = read_cursor_;
+  if (!entries_.empty()) {
+    floor = std::min(floor, entries_.begin()->first - 1);
+  }
+  if (!redrive_pending_.empty()) {
+    floor = std::min(floor, redrive_pending_.begin()->first - 1);
+  }
+  return floor;
 }
 
 std::future<absl::Status> Subscription::FlushLocked() {
@@ -509,6 +585,7 @@ absl::StatusOr<int64_t> Subscription::Seek(int64_t cursor) {
 void Subscription::ResetLocked(int64_t cursor) {
   for (auto& [sink, state] : sinks_) state.outstanding = 0;
   ClearEntriesLocked();
+  redrive_pending_.clear();
   settled_ahead_.clear();
   attempts_ahead_.clear();
   read_cursor_ = cursor;
@@ -531,16 +608,18 @@ absl::StatusOr<int> Subscription::RedriveDeadLetters() {
   if (!dead.ok()) return dead.status();
   int redriven = 0;
   for (const DeliveryRecord& row : *dead) {
-    if (entries_.count(row.sequence) > 0) continue;
-    absl::StatusOr<std::optional<StoredEvent>> stored =
-        environment_.store->GetBySequence(row.sequence);
-    if (!stored.ok()) return stored.status();
-    if (!stored->has_value()) continue;
-    Entry* entry = InsertEntryLocked(row.sequence, std::move((*stored)->event));
-    if (entry == nullptr) continue;
-    MarkDirtyLocked(row.sequence, *entry);
+    if (entries_.count(row.sequence) > 0 ||
+        redrive_pending_.count(row.sequence) > 0) {
+      continue;
+    }
+    // Pending with no attempts; Refill loads the event when the window has
+    // room.
+    Entry pending;
+    MarkDirtyLocked(row.sequence, pending);
+    redrive_pending_.emplace(row.sequence, 0);
     ++redriven;
   }
+  ScheduleRefillLocked();
   logging::Info("dead letters redriven", {{"subscription", record_.name},
                                           {"events", absl::StrCat(redriven)}});
   DispatchLocked();
@@ -572,6 +651,7 @@ void Subscription::Close(const absl::Status& status) {
     }
     sinks_.clear();
     ClearEntriesLocked();
+    redrive_pending_.clear();
     dirty_.clear();
   }
   // The streams ended, so their leases go back at once, as on Detach, and

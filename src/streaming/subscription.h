@@ -34,6 +34,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -90,9 +91,8 @@ class Subscription : public CommitWaiter,
                      public std::enable_shared_from_this<Subscription> {
  public:
   // Most unsettled entries held in memory, and most serialized bytes of
-  // their events; reading from the store pauses while either is reached.
-  // An event in memory took about 2.5 times its serialized size with
-  // 250 KB bodies, so the bytes bound a window of large events near 80 MB.
+  // their events. Reading from the store pauses while either is reached, so
+  // a backlog of large events does not take gigabytes.
   static constexpr size_t kWindow = 20000;
   static constexpr size_t kWindowBytes = 32 << 20;
 
@@ -178,6 +178,15 @@ class Subscription : public CommitWaiter,
   absl::Status LoadState();
   void ScheduleRefillLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Refill();
+  // Loads events from redrive_pending_ into the window; part of Refill.
+  void LoadRedriven(std::vector<std::pair<int64_t, int>> redriven,
+                    uint64_t resets);
+  // Ends a read of the store that started at reset count `resets`. Returns
+  // false when the subscription closed or a seek made the read stale.
+  bool FinishReadLocked(uint64_t resets) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wakes the subscription after a pause, so that a failing store is not
+  // read in a loop.
+  void RetryReadLaterLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AddEventLocked(v1::Event event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the window contains kWindow entries or kWindowBytes bytes.
   bool WindowFullLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -255,6 +264,13 @@ class Subscription : public CommitWaiter,
   // Sum of the entries' bytes, and the bytes of the latest entry added.
   size_t window_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t last_event_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // The largest event of the latest read from the store, of any type, or 0
+  // before the first read; it sizes the next read.
+  size_t read_event_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Pending events below the read cursor that are not in the window yet,
+  // with their attempts: redriven dead letters, and events redriven before
+  // a restart. Refill loads them before reading further.
+  std::map<int64_t, int> redrive_pending_ ABSL_GUARDED_BY(mu_);
   // Entries above the cursor that were settled before a restart.
   std::set<int64_t> settled_ahead_ ABSL_GUARDED_BY(mu_);
   // Attempts already made for entries above the cursor, from before a

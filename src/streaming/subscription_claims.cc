@@ -410,25 +410,18 @@ void Subscription::ReloadRedriven() {
                     {"error", std::string(rows.status().message())}});
     return;
   }
+  absl::MutexLock lock(&mu_);
+  if (closed_) return;
   for (const DeliveryRecord& row : *rows) {
     if (row.state != DeliveryState::kPending) continue;
-    {
-      absl::MutexLock lock(&mu_);
-      settled_ahead_.erase(row.sequence);
-      if (row.sequence > read_cursor_ || entries_.count(row.sequence) > 0) {
-        continue;
-      }
+    settled_ahead_.erase(row.sequence);
+    if (row.sequence > read_cursor_ || entries_.count(row.sequence) > 0) {
+      continue;
     }
-    absl::StatusOr<std::optional<StoredEvent>> stored =
-        environment_.store->GetBySequence(row.sequence);
-    if (!stored.ok() || !stored->has_value()) continue;
-    absl::MutexLock lock(&mu_);
-    if (closed_) continue;
-    Entry* entry = InsertEntryLocked(row.sequence, std::move((*stored)->event));
-    if (entry != nullptr) entry->attempts = row.attempts;
+    // Refill loads the event when the window has room.
+    redrive_pending_.emplace(row.sequence, row.attempts);
   }
-  absl::MutexLock lock(&mu_);
-  DispatchLocked();
+  ScheduleRefillLocked();
 }
 
 }  // namespace paymento::bridge

@@ -448,20 +448,9 @@ TEST_F(DurableSubscriptionTest, EventsBeforeCreationHaveNoState) {
   EXPECT_EQ(GetStatus("evt_before_0").deliveries_size(), 0);
 }
 
-TEST_F(DurableSubscriptionTest, LargeEventsFillTheWindowByBytes) {
-  constexpr size_t kEvents = 120;
-  for (size_t i = 0; i < kEvents; ++i) {
-    httplib::Result result = test_support::PostLargeEvent(
-        *bridge_, absl::StrCat("evt_window_", i), 200 * 1024);
-    ASSERT_TRUE(result);
-    ASSERT_EQ(result->status, 200) << result->body;
-  }
-  v1::SubscribeRequest request = Durable("large_window");
-  request.set_max_outstanding(1000);
-  OpenStream stream = test_support::Subscribe(*stub_, request);
-
-  // Without acknowledgements the stream gets what the window holds. Two
-  // heartbeats in a row mean nothing more came for a second.
+// Reads deliveries without acknowledging them until nothing more comes:
+// two heartbeats in a row mean a second without deliveries.
+std::vector<v1::Delivery> ReadUntilQuiet(OpenStream& stream) {
   std::vector<v1::Delivery> delivered;
   v1::SubscribeResponse response;
   int quiet = 0;
@@ -472,30 +461,98 @@ TEST_F(DurableSubscriptionTest, LargeEventsFillTheWindowByBytes) {
       delivered.push_back(delivery);
     }
   }
-  ASSERT_EQ(quiet, 2);
-  size_t event_bytes = delivered.front().event().ByteSizeLong();
-  EXPECT_GT(event_bytes, 200u * 1024);
-  EXPECT_LE(delivered.size(), Subscription::kWindowBytes / event_bytes + 1);
-  EXPECT_LT(delivered.size(), kEvents);
+  return delivered;
+}
 
-  // Each acknowledgement makes room for more, until every event arrived
-  // once.
-  std::set<std::string> ids;
-  for (const v1::Delivery& delivery : delivered)
-    ids.insert(delivery.event().id());
-  for (int round = 0; round < 100 && ids.size() < kEvents; ++round) {
-    EXPECT_EQ(Acknowledge("large_window", delivered),
-              static_cast<int>(delivered.size()));
-    delivered.clear();
-    while (delivered.empty() && stream.reader->Read(&response)) {
-      for (const v1::Delivery& delivery : response.deliveries()) {
-        delivered.push_back(delivery);
-        EXPECT_TRUE(ids.insert(delivery.event().id()).second)
-            << delivery.event().id();
-      }
+class LargeEventWindowTest : public DurableSubscriptionTest {
+ protected:
+  static constexpr size_t kEvents = 120;
+
+  void PostLargeEvents() {
+    for (size_t i = 0; i < kEvents; ++i) {
+      httplib::Result result = test_support::PostLargeEvent(
+          *bridge_, absl::StrCat("evt_window_", i), 200 * 1024);
+      ASSERT_TRUE(result);
+      ASSERT_EQ(result->status, 200) << result->body;
     }
   }
-  EXPECT_EQ(ids.size(), kEvents);
+
+  // Checks that a stream that does not acknowledge gets no more than the
+  // window's bytes of events, then acknowledges until every event arrived
+  // exactly once.
+  void ExpectWindowThenAll(const std::string& subscription,
+                           OpenStream& stream) {
+    std::vector<v1::Delivery> delivered = ReadUntilQuiet(stream);
+    ASSERT_FALSE(delivered.empty());
+    size_t event_bytes = delivered.front().event().ByteSizeLong();
+    EXPECT_GT(event_bytes, 200u * 1024);
+    EXPECT_LE(delivered.size(), Subscription::kWindowBytes / event_bytes + 1);
+    EXPECT_LT(delivered.size(), kEvents);
+
+    std::set<std::string> ids;
+    for (const v1::Delivery& delivery : delivered) {
+      ids.insert(delivery.event().id());
+    }
+    v1::SubscribeResponse response;
+    for (int round = 0; round < 100 && ids.size() < kEvents; ++round) {
+      EXPECT_EQ(Acknowledge(subscription, delivered),
+                static_cast<int>(delivered.size()));
+      delivered.clear();
+      while (delivered.empty() && stream.reader->Read(&response)) {
+        for (const v1::Delivery& delivery : response.deliveries()) {
+          delivered.push_back(delivery);
+          EXPECT_TRUE(ids.insert(delivery.event().id()).second)
+              << delivery.event().id();
+        }
+      }
+    }
+    EXPECT_EQ(ids.size(), kEvents);
+  }
+};
+
+TEST_F(LargeEventWindowTest, FillsTheWindowByBytes) {
+  PostLargeEvents();
+  v1::SubscribeRequest request = Durable("large_window");
+  request.set_max_outstanding(1000);
+  OpenStream stream = test_support::Subscribe(*stub_, request);
+  ExpectWindowThenAll("large_window", stream);
+}
+
+TEST_F(LargeEventWindowTest, RedrivenDeadLettersWaitForRoom) {
+  PostLargeEvents();
+  v1::SubscribeRequest request = Durable("large_redrive");
+  request.set_max_outstanding(1000);
+  request.set_max_delivery_attempts(1);
+  OpenStream stream = test_support::Subscribe(*stub_, request);
+  // Returning each lease at once uses the only attempt, so every event is
+  // dead-lettered.
+  size_t returned = 0;
+  v1::SubscribeResponse response;
+  while (returned < kEvents && stream.reader->Read(&response)) {
+    std::vector<v1::Delivery> deliveries(response.deliveries().begin(),
+                                         response.deliveries().end());
+    if (deliveries.empty()) continue;
+    EXPECT_EQ(ModifyDeadline("large_redrive", deliveries, 0),
+              static_cast<int>(deliveries.size()));
+    returned += deliveries.size();
+  }
+  ASSERT_EQ(returned, kEvents);
+
+  int redriven = 0;
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (redriven < static_cast<int>(kEvents) && absl::Now() < deadline) {
+    grpc::ClientContext context;
+    v1::RedriveDeadLettersRequest redrive;
+    redrive.set_subscription("large_redrive");
+    v1::RedriveDeadLettersResponse response;
+    ASSERT_TRUE(stub_->RedriveDeadLetters(&context, redrive, &response).ok());
+    redriven += response.redriven();
+    if (redriven < static_cast<int>(kEvents)) {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+  ASSERT_EQ(redriven, static_cast<int>(kEvents));
+  ExpectWindowThenAll("large_redrive", stream);
 }
 
 TEST_F(DurableSubscriptionTest, StalledStreamDoesNotDelayOthers) {
