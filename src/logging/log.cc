@@ -1,6 +1,7 @@
 #include "src/logging/log.h"
 
 #include <algorithm>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -193,13 +194,15 @@ void Write(Level level, absl::string_view message, const Fields& fields,
   if (flush) logger.flush();
 }
 
-// Quotes a text value when it contains spaces, quotes or '=' so that a
-// key=value line stays parseable.
+// Quotes a text value unless it is printable ASCII without spaces, quotes
+// or '=', so that a key=value line stays parseable and a value cannot carry
+// control characters, such as a carriage return that hides the line.
 std::string TextValue(const std::string& value) {
-  if (!value.empty() &&
-      value.find_first_of(" \"=\t\n") == std::string::npos) {
-    return value;
-  }
+  bool plain = !value.empty() &&
+               std::all_of(value.begin(), value.end(), [](char c) {
+                 return c > ' ' && c < 0x7f && c != '"' && c != '=';
+               });
+  if (plain) return value;
   return nlohmann::json(value).dump(-1, ' ', false,
                                     nlohmann::json::error_handler_t::replace);
 }

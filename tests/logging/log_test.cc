@@ -32,7 +32,8 @@ TEST(LogFormatTest, JsonLineStartsWithTimeLevelMessage) {
   ASSERT_TRUE(object.is_object()) << line;
   EXPECT_TRUE(absl::StartsWith(line, R"({"time":")")) << line;
   EXPECT_TRUE(absl::StrContains(
-      line, R"("level":"info","msg":"request","status":"200","route":"webhook"})"))
+      line,
+      R"("level":"info","msg":"request","status":"200","route":"webhook"})"))
       << line;
   std::string time = object.value("time", "");
   ASSERT_EQ(time.size(), 24u) << time;
@@ -79,6 +80,22 @@ TEST(LogFormatTest, FieldNamedMsgReplacesMessage) {
   json object = ParseLine(line);
   ASSERT_TRUE(object.is_object()) << line;
   EXPECT_EQ(object.value("msg", ""), "field") << line;
+}
+
+TEST(LogFormatTest, TextValuesCarryNoControlCharacters) {
+  std::string line = FormatLine(Format::kText, Level::kWarn, "rejected",
+                                {{"subscription", "evil\rname\x1b[2J"},
+                                 {"plain", "payment_link.paid"},
+                                 {"accented", "caf\xc3\xa9"}});
+  for (char c : line) {
+    EXPECT_FALSE((c >= 0 && c < ' ') || c == 0x7f)
+        << "control character " << static_cast<int>(c) << " in " << line;
+  }
+  EXPECT_NE(line.find(R"(subscription="evil\rname\u001b[2J")"),
+            std::string::npos)
+      << line;
+  EXPECT_NE(line.find("plain=payment_link.paid"), std::string::npos) << line;
+  EXPECT_NE(line.find("accented=\"caf\xc3\xa9\""), std::string::npos) << line;
 }
 
 // Sends this process's stdout to a temporary file for the life of the
