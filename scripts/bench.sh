@@ -49,8 +49,8 @@ for arg in "$@"; do
   esac
 done
 # The arguments are checked before the build, which takes minutes.
-if ! [[ "$runs" =~ ^[1-9][0-9]*$ ]]; then
-  echo "bench.sh: invalid --runs=\"$runs\": use a whole number from 1" >&2
+if ! [[ "$runs" =~ ^[1-9][0-9]{0,3}$ ]]; then
+  echo "bench.sh: invalid --runs=\"$runs\": use a whole number from 1 to 9999" >&2
   exit 2
 fi
 for scenario in "${scenarios[@]}"; do

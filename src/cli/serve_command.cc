@@ -56,7 +56,8 @@ void LogGrpcCore(gpr_log_func_args* args) {
 
 // Routes protobuf's own messages into the service's log, so that every line
 // has the configured format. The usual one is a request string that is not
-// valid UTF-8, whose client gets INVALID_ARGUMENT, so errors become warnings.
+// valid UTF-8, and its client gets an error status, so errors become
+// warnings.
 void LogProtobuf(google::protobuf::LogLevel level, const char* filename,
                  int line, const std::string& message) {
   logging::Fields fields = {{"source", absl::StrCat(filename, ":", line)},
