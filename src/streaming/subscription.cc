@@ -672,11 +672,16 @@ int64_t Subscription::Cursor() {
 absl::StatusOr<SubscriptionStats> Subscription::Stats() {
   SubscriptionStats stats;
   int64_t read_cursor;
+  std::optional<int64_t> oldest_redriven;
   {
     absl::MutexLock lock(&mu_);
     stats.cursor = std::max(saved_cursor_, FloorLocked());
     stats.open_streams = static_cast<int>(sinks_.size());
-    stats.backlog_events = static_cast<int64_t>(entries_.size());
+    stats.backlog_events =
+        static_cast<int64_t>(entries_.size() + redrive_pending_.size());
+    if (!redrive_pending_.empty()) {
+      oldest_redriven = redrive_pending_.begin()->first;
+    }
     for (const auto& [sequence, entry] : entries_) {
       absl::Time received =
           absl::FromUnixSeconds(entry.event->received_at().seconds());
@@ -687,6 +692,22 @@ absl::StatusOr<SubscriptionStats> Subscription::Stats() {
     }
     read_cursor = read_cursor_;
     stats.backlog_events -= static_cast<int64_t>(settled_ahead_.size());
+  }
+
+  // Redriven events wait outside the window, and the lowest is most likely
+  // the oldest of them.
+  if (oldest_redriven) {
+    absl::StatusOr<std::optional<StoredEvent>> stored =
+        environment_.store->GetBySequence(*oldest_redriven);
+    if (!stored.ok()) return stored.status();
+    if (stored->has_value()) {
+      absl::Time received =
+          absl::FromUnixSeconds((*stored)->event.received_at().seconds());
+      if (!stats.oldest_backlog_received_at ||
+          received < *stats.oldest_backlog_received_at) {
+        stats.oldest_backlog_received_at = received;
+      }
+    }
   }
 
   absl::StatusOr<std::vector<DeliveryRecord>> dead =

@@ -552,6 +552,16 @@ TEST_F(LargeEventWindowTest, RedrivenDeadLettersWaitForRoom) {
     }
   }
   ASSERT_EQ(redriven, static_cast<int>(kEvents));
+  // Events that wait for room in the window count in the backlog.
+  grpc::ClientContext context;
+  v1::ListSubscriptionsResponse subscriptions;
+  ASSERT_TRUE(stub_
+                  ->ListSubscriptions(&context, v1::ListSubscriptionsRequest(),
+                                      &subscriptions)
+                  .ok());
+  ASSERT_EQ(subscriptions.subscriptions_size(), 1);
+  EXPECT_EQ(subscriptions.subscriptions(0).backlog_events(),
+            static_cast<int64_t>(kEvents));
   ExpectWindowThenAll("large_redrive", stream);
 }
 
