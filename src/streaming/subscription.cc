@@ -161,17 +161,19 @@ void Subscription::Refill() {
       size_t bytes_left = kWindowBytes - std::min(kWindowBytes, window_bytes_);
       room = std::min(room, bytes_left / last_event_bytes_ + 1);
     }
-    limit = static_cast<int>(std::min<size_t>(kRefillBatch, room));
-    while (!redrive_pending_.empty() &&
-           redriven.size() < static_cast<size_t>(limit)) {
-      redriven.push_back(*redrive_pending_.begin());
-      redrive_pending_.erase(redrive_pending_.begin());
-    }
     // Events read but left out of a full window are freed at once, but
     // the allocator keeps the memory, so reads stay small as well.
     size_t read_room =
         read_event_bytes_ == 0 ? 1 : kReadBytes / read_event_bytes_ + 1;
-    limit = static_cast<int>(std::min<size_t>(limit, read_room));
+    limit = static_cast<int>(std::min<size_t>({kRefillBatch, room, read_room}));
+    // They stay in redrive_pending_ until they are in the window, so that
+    // the backlog counts them meanwhile.
+    for (auto it = redrive_pending_.begin();
+         it != redrive_pending_.end() &&
+         redriven.size() < static_cast<size_t>(limit);
+         ++it) {
+      redriven.push_back(*it);
+    }
   }
   if (!redriven.empty()) {
     LoadRedriven(std::move(redriven), resets);
@@ -221,33 +223,38 @@ void Subscription::Refill() {
 
 void Subscription::LoadRedriven(std::vector<std::pair<int64_t, int>> redriven,
                                 uint64_t resets) {
-  std::vector<std::pair<int, v1::Event>> loaded;
+  // The events found, by sequence; none for an event that retention
+  // deleted meanwhile.
+  std::vector<std::pair<int64_t, std::optional<v1::Event>>> loaded;
   absl::Status failed;
-  size_t next = 0;
-  for (; next < redriven.size(); ++next) {
+  for (const auto& [sequence, attempts] : redriven) {
     absl::StatusOr<std::optional<StoredEvent>> stored =
-        environment_.store->GetBySequence(redriven[next].first);
+        environment_.store->GetBySequence(sequence);
     if (!stored.ok()) {
       failed = stored.status();
       break;
     }
-    // Retention deleted it meanwhile.
-    if (!stored->has_value()) continue;
-    loaded.emplace_back(redriven[next].second, std::move((*stored)->event));
+    if (stored->has_value()) {
+      loaded.emplace_back(sequence, std::move((*stored)->event));
+    } else {
+      loaded.emplace_back(sequence, std::nullopt);
+    }
   }
 
   absl::MutexLock lock(&mu_);
   if (!FinishReadLocked(resets)) return;
-  for (; next < redriven.size(); ++next) {
-    redrive_pending_.insert(redriven[next]);
-  }
-  for (auto& [attempts, event] : loaded) {
-    int64_t sequence = event.sequence();
-    if (WindowFullLocked()) {
-      redrive_pending_.emplace(sequence, attempts);
+  for (auto& [sequence, event] : loaded) {
+    auto pending = redrive_pending_.find(sequence);
+    if (pending == redrive_pending_.end()) continue;
+    if (!event) {
+      redrive_pending_.erase(pending);
       continue;
     }
-    Entry* entry = InsertEntryLocked(sequence, std::move(event));
+    read_event_bytes_ = std::max(read_event_bytes_, event->ByteSizeLong());
+    if (WindowFullLocked()) continue;
+    int attempts = pending->second;
+    redrive_pending_.erase(pending);
+    Entry* entry = InsertEntryLocked(sequence, *std::move(event));
     if (entry != nullptr) entry->attempts = attempts;
   }
   DispatchLocked();
