@@ -20,8 +20,10 @@ uint64_t FirstGeneration() {
 
 // Events read from the store per refill.
 constexpr int kRefillBatch = 512;
-// Most bytes of events one read from the store should load, judged by the
+// Bytes of events that one read from the store loads at most, judged by the
 // largest event of the read before. The first read takes one event.
+// NOTE: a read after small events can still load up to kRefillBatch large
+// ones, because the store's reads have no byte limit.
 constexpr size_t kReadBytes = 4 << 20;
 
 std::future<absl::Status> ReadyFuture(absl::Status status) {
@@ -94,14 +96,14 @@ bool Subscription::WindowFullLocked() const {
 }
 
 Subscription::Entry* Subscription::InsertEntryLocked(int64_t sequence,
-                                                     v1::Event event) {
+                                                     v1::Event event,
+                                                     size_t bytes) {
   if (entries_.count(sequence) > 0) return nullptr;
   Entry entry;
-  entry.bytes = event.ByteSizeLong();
+  entry.bytes = bytes;
   entry.ordering_key = OrderingKeyOf(event);
   entry.event = std::make_shared<const v1::Event>(std::move(event));
   window_bytes_ += entry.bytes;
-  last_event_bytes_ = entry.bytes;
   return &entries_.emplace(sequence, std::move(entry)).first->second;
 }
 
@@ -156,15 +158,13 @@ void Subscription::Refill() {
     cursor = read_cursor_;
     resets = resets_;
     size_t room = kWindow - std::min(kWindow, entries_.size());
-    if (last_event_bytes_ > 0) {
-      // So that a read of large events stays near the bytes left.
-      size_t bytes_left = kWindowBytes - std::min(kWindowBytes, window_bytes_);
-      room = std::min(room, bytes_left / last_event_bytes_ + 1);
-    }
-    // Events read but left out of a full window are freed at once, but
-    // the allocator keeps the memory, so reads stay small as well.
+    // Events read but left out of a full window are freed at once, but the
+    // allocator keeps the memory, so a read stays within the bytes left.
+    size_t bytes_left = kWindowBytes - std::min(kWindowBytes, window_bytes_);
     size_t read_room =
-        read_event_bytes_ == 0 ? 1 : kReadBytes / read_event_bytes_ + 1;
+        read_event_bytes_ == 0
+            ? 1
+            : std::min(bytes_left, kReadBytes) / read_event_bytes_ + 1;
     limit = static_cast<int>(std::min<size_t>({kRefillBatch, room, read_room}));
     // They stay in redrive_pending_ until they are in the window, so that
     // the backlog counts them meanwhile.
@@ -193,20 +193,17 @@ void Subscription::Refill() {
     return;
   }
   size_t count = events->size();
-  if (count > 0) {
-    read_event_bytes_ = 0;
-    for (const v1::Event& event : *events) {
-      read_event_bytes_ = std::max(read_event_bytes_, event.ByteSizeLong());
-    }
-  }
+  if (count > 0) read_event_bytes_ = 0;
   bool filled = false;
   for (v1::Event& event : *events) {
-    // The events after this one are read again once the window has room.
+    size_t bytes = event.ByteSizeLong();
+    read_event_bytes_ = std::max(read_event_bytes_, bytes);
+    // The events from this one on are read again once the window has room.
     if (WindowFullLocked()) {
       filled = true;
-      break;
+      continue;
     }
-    AddEventLocked(std::move(event));
+    AddEventLocked(std::move(event), bytes);
   }
   DispatchLocked();
   if (!dirty_.empty()) FlushLocked();
@@ -250,11 +247,12 @@ void Subscription::LoadRedriven(std::vector<std::pair<int64_t, int>> redriven,
       redrive_pending_.erase(pending);
       continue;
     }
-    read_event_bytes_ = std::max(read_event_bytes_, event->ByteSizeLong());
+    size_t bytes = event->ByteSizeLong();
+    read_event_bytes_ = std::max(read_event_bytes_, bytes);
     if (WindowFullLocked()) continue;
     int attempts = pending->second;
     redrive_pending_.erase(pending);
-    Entry* entry = InsertEntryLocked(sequence, *std::move(event));
+    Entry* entry = InsertEntryLocked(sequence, *std::move(event), bytes);
     if (entry != nullptr) entry->attempts = attempts;
   }
   DispatchLocked();
@@ -268,14 +266,14 @@ void Subscription::LoadRedriven(std::vector<std::pair<int64_t, int>> redriven,
   ScheduleRefillLocked();
 }
 
-void Subscription::AddEventLocked(v1::Event event) {
+void Subscription::AddEventLocked(v1::Event event, size_t bytes) {
   int64_t sequence = event.sequence();
   read_cursor_ = std::max(read_cursor_, sequence);
   if (sequence <= record_.start_sequence) return;
   if (settled_ahead_.erase(sequence) > 0) return;
   if (!filter_.Matches(event.type())) return;
 
-  Entry* entry = InsertEntryLocked(sequence, std::move(event));
+  Entry* entry = InsertEntryLocked(sequence, std::move(event), bytes);
   if (entry == nullptr) return;
   auto attempts = attempts_ahead_.find(sequence);
   if (attempts != attempts_ahead_.end()) {

@@ -90,9 +90,9 @@ struct SubscriptionStats {
 class Subscription : public CommitWaiter,
                      public std::enable_shared_from_this<Subscription> {
  public:
-  // Most unsettled entries held in memory, and most serialized bytes of
-  // their events. Reading from the store pauses while either is reached, so
-  // a backlog of large events does not take gigabytes.
+  // Maximum number of unsettled entries in memory, and maximum serialized
+  // bytes of their events. Reading from the store pauses while either is
+  // reached, so a backlog of large events does not take gigabytes.
   static constexpr size_t kWindow = 20000;
   static constexpr size_t kWindowBytes = 32 << 20;
 
@@ -178,7 +178,8 @@ class Subscription : public CommitWaiter,
   absl::Status LoadState();
   void ScheduleRefillLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Refill();
-  // Loads events from redrive_pending_ into the window; part of Refill.
+  // Loads the `redriven` events, taken from redrive_pending_, into the
+  // window. Refill does this before reading further.
   void LoadRedriven(std::vector<std::pair<int64_t, int>> redriven,
                     uint64_t resets);
   // Ends a read of the store that started at reset count `resets`. Returns
@@ -187,12 +188,15 @@ class Subscription : public CommitWaiter,
   // Wakes the subscription after a pause, so that a failing store is not
   // read in a loop.
   void RetryReadLaterLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void AddEventLocked(v1::Event event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds an event read from the store, whose serialized size is `bytes`,
+  // unless the subscription skips it.
+  void AddEventLocked(v1::Event event, size_t bytes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the window contains kWindow entries or kWindowBytes bytes.
   bool WindowFullLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Adds an entry for `event` unless `sequence` has one, keeping
-  // window_bytes_; returns the entry, or null when it existed.
-  Entry* InsertEntryLocked(int64_t sequence, v1::Event event)
+  // Adds an entry for `event`, of `bytes` serialized, unless `sequence` has
+  // one, and counts it in window_bytes_. Returns the entry, or null.
+  Entry* InsertEntryLocked(int64_t sequence, v1::Event event, size_t bytes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::map<int64_t, Entry>::iterator EraseEntryLocked(
       std::map<int64_t, Entry>::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -261,11 +265,10 @@ class Subscription : public CommitWaiter,
   int64_t read_cursor_ ABSL_GUARDED_BY(mu_);
   // Unsettled entries: pending or leased.
   std::map<int64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
-  // Sum of the entries' bytes, and the bytes of the latest entry added.
+  // Sum of the entries' bytes.
   size_t window_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  size_t last_event_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  // The largest event of the latest read from the store, of any type, or 0
-  // before the first read; it sizes the next read.
+  // Serialized size of the largest event of the latest read from the store,
+  // of any type, which sizes the next read. 0 before the first read.
   size_t read_event_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Pending events below the read cursor that are not in the window yet,
   // with their attempts: redriven dead letters, and events redriven before
