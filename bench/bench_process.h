@@ -49,7 +49,7 @@ struct ThreadsSample {
   // CPU time of the threads with the name given to SampleThreads.
   double named_cpu_seconds = 0;
   // Time those threads were ready to run but waited for a CPU, from
-  // /proc/PID/task/TID/schedstat; -1 when the kernel does not provide it.
+  // /proc/PID/task/TID/schedstat, or -1 when the kernel does not provide it.
   double named_wait_seconds = 0;
   // Voluntary and involuntary context switches.
   int64_t context_switches = 0;
@@ -67,7 +67,8 @@ struct CommitTotals {
   double seconds = 0;
 };
 
-// Returns an error when the metrics cannot be fetched or lack the totals.
+// Reads the commit totals from the bridge on `admin_port`. Returns an error
+// when the metrics cannot be fetched or lack the totals.
 absl::StatusOr<CommitTotals> ReadCommitTotals(int admin_port);
 
 // Resident set size of `pid` in bytes, from VmRSS in /proc/PID/status.
