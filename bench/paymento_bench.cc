@@ -28,8 +28,8 @@ ABSL_FLAG(std::string, bridge, "",
 ABSL_FLAG(std::string, bare_server, "",
           "path of the bare-httplib-server binary (ingress scenario only)");
 ABSL_FLAG(std::string, scenario, "",
-          "scenario to run: disk, steps, ingress, end-to-end, durable, "
-          "replay or idle-streams");
+          "scenario to run: disk, steps, store, ingress, end-to-end, "
+          "durable, replay or idle-streams");
 ABSL_FLAG(bool, smoke, false,
           "scale the scenario down to about a second, for a quick check");
 ABSL_FLAG(int, runs, 3, "runs per scenario; the figures are medians over them");
@@ -53,6 +53,7 @@ const std::map<std::string, ScenarioFunction>& Scenarios() {
   static const auto* scenarios = new std::map<std::string, ScenarioFunction>{
       {"disk", paymento::bridge::bench::RunDiskScenario},
       {"steps", paymento::bridge::bench::RunStepsScenario},
+      {"store", paymento::bridge::bench::RunStoreScenario},
       {"ingress", paymento::bridge::bench::RunIngressScenario},
       {"end-to-end", paymento::bridge::bench::RunEndToEndScenario},
       {"durable", paymento::bridge::bench::RunDurableScenario},

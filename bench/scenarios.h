@@ -39,6 +39,9 @@ std::string RowScenario(const char* base, const BenchConfig& config);
 absl::Status RunDiskScenario(const BenchConfig& config);
 // The bridge's own work on one webhook, step by step, in this process.
 absl::Status RunStepsScenario(const BenchConfig& config);
+// The SQLite store alone, appended to by 32 threads in this process: the
+// store writer's own rate and CPU per event.
+absl::Status RunStoreScenario(const BenchConfig& config);
 // Signed webhooks over 32 keep-alive connections, closed loop, against the
 // bridge and against the bare cpp-httplib server.
 absl::Status RunIngressScenario(const BenchConfig& config);

@@ -22,13 +22,6 @@ namespace {
 // the writer already commits max_batch events per transaction.
 constexpr size_t kInFlight = 32768;
 
-std::string RawSha256(const std::string& data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-         digest);
-  return std::string(reinterpret_cast<char*>(digest), sizeof(digest));
-}
-
 google::protobuf::Timestamp ToTimestamp(absl::Time time) {
   google::protobuf::Timestamp timestamp;
   int64_t micros = absl::ToUnixMicros(time);
@@ -38,6 +31,32 @@ google::protobuf::Timestamp ToTimestamp(absl::Time time) {
 }
 
 }  // namespace
+
+std::string RawSha256(const std::string& data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+         digest);
+  return std::string(reinterpret_cast<char*>(digest), sizeof(digest));
+}
+
+absl::StatusOr<v1::Event> StoredEvent(const SignedWebhooks& webhooks,
+                                      const std::string& event_id,
+                                      absl::Time received_at) {
+  std::string body = webhooks.Body(event_id);
+  absl::StatusOr<v1::Event> event = NormalizeWebhook(body);
+  if (!event.ok()) {
+    return absl::InternalError(
+        absl::StrCat("the sample webhook body does not normalize: ",
+                     event.status().message()));
+  }
+  v1::Verification* verification = event->mutable_verification();
+  verification->set_scheme(v1::SIGNATURE_SCHEME_BODY);
+  verification->set_secret_fingerprint(SecretFingerprint(kBenchSecret));
+  verification->set_body_authenticated(true);
+  *event->mutable_received_at() = ToTimestamp(received_at);
+  event->set_raw_body(std::move(body));
+  return event;
+}
 
 absl::Status PreloadStore(const std::string& store_path, int64_t count) {
   SqliteStoreOptions options;
@@ -52,17 +71,8 @@ absl::Status PreloadStore(const std::string& store_path, int64_t count) {
   // would store for these bodies.
   absl::Time now = absl::Now();
   SignedWebhooks webhooks(now);
-  absl::StatusOr<v1::Event> sample = NormalizeWebhook(webhooks.Body("evt_load_0"));
-  if (!sample.ok()) {
-    return absl::InternalError(absl::StrCat(
-        "the sample webhook body does not normalize: ",
-        sample.status().message()));
-  }
-  v1::Verification* verification = sample->mutable_verification();
-  verification->set_scheme(v1::SIGNATURE_SCHEME_BODY);
-  verification->set_secret_fingerprint(SecretFingerprint(kBenchSecret));
-  verification->set_body_authenticated(true);
-  *sample->mutable_received_at() = ToTimestamp(now);
+  absl::StatusOr<v1::Event> sample = StoredEvent(webhooks, "evt_load_0", now);
+  if (!sample.ok()) return sample.status();
 
   std::deque<std::future<absl::StatusOr<AppendResult>>> pending;
   auto wait_oldest = [&pending]() -> absl::Status {

@@ -8,8 +8,8 @@
 #                         [--build-dir=DIR] [--postgres[=URL]]
 #   --smoke          every scenario scaled down to about a second, one run
 #   --runs=N         runs per scenario; figures are medians (default 3)
-#   --scenario=NAME  run only NAME (repeatable): disk, steps, ingress,
-#                    end-to-end, durable, replay, idle-streams
+#   --scenario=NAME  run only NAME (repeatable): disk, steps, store,
+#                    ingress, end-to-end, durable, replay, idle-streams
 #   --build-dir=DIR  use the binaries already built in DIR instead of
 #                    building; PAYMENTO_BENCH_BUILD_DIR sets it too
 #   --postgres[=URL] run the ingress and end-to-end scenarios on PostgreSQL
@@ -55,10 +55,10 @@ if ! [[ "$runs" =~ ^[1-9][0-9]{0,3}$ ]]; then
 fi
 for scenario in "${scenarios[@]}"; do
   case "$scenario" in
-    disk|steps|ingress|end-to-end|durable|replay|idle-streams) ;;
+    disk|steps|store|ingress|end-to-end|durable|replay|idle-streams) ;;
     *)
       echo "bench.sh: invalid --scenario=\"$scenario\": use disk, steps," \
-        "ingress, end-to-end, durable, replay or idle-streams" >&2
+        "store, ingress, end-to-end, durable, replay or idle-streams" >&2
       exit 2
       ;;
   esac
@@ -72,7 +72,8 @@ if [[ ${#scenarios[@]} -eq 0 ]]; then
   if [[ $postgres -eq 1 ]]; then
     scenarios=(ingress end-to-end)
   else
-    scenarios=(disk steps ingress end-to-end durable replay idle-streams)
+    scenarios=(disk steps store ingress end-to-end durable replay
+      idle-streams)
   fi
 fi
 
