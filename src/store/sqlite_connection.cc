@@ -1,6 +1,7 @@
 #include "src/store/sqlite_connection.h"
 
 #include "absl/strings/str_cat.h"
+#include "src/store/sqlite_wal_vfs.h"
 
 namespace paymento::bridge {
 
@@ -72,9 +73,11 @@ absl::string_view SqliteStatement::ColumnBlob(int column) const {
 
 absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
     const std::string& path, int flags) {
+  absl::Status registered = RegisterGatheredWalVfs();
+  if (!registered.ok()) return registered;
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+                           kGatheredWalVfs);
   if (rc != SQLITE_OK) {
     std::string message = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);

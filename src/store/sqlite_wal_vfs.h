@@ -1,0 +1,35 @@
+// A SQLite VFS that gathers the writes to a write-ahead log and hands them
+// to the file system in one call.
+//
+// SQLite writes each log frame with two calls, its 24-byte header and then
+// its page, so a commit of 26 frames costs 52 pwrite calls, each taking the
+// file's lock and touching the page cache. This VFS keeps consecutive writes
+// to a log in memory. It writes them in one call before anything that
+// depends on them: a sync, a read, a truncation, a size query, a file
+// control, closing the file, and the memory barrier that SQLite raises
+// before it publishes new frames to readers. So no reader, in this process
+// or another, can see a frame that is not in the file, and a sync still
+// covers every write made before it. Every other call goes to the VFS
+// underneath unchanged.
+#ifndef PAYMENTO_BRIDGE_SRC_STORE_SQLITE_WAL_VFS_H_
+#define PAYMENTO_BRIDGE_SRC_STORE_SQLITE_WAL_VFS_H_
+
+#include <sqlite3.h>
+
+#include "absl/status/status.h"
+
+namespace paymento::bridge {
+
+// Registers, once per process, the VFS that gathers log writes on top of
+// the default VFS, under the name kGatheredWalVfs. Not made the default.
+absl::Status RegisterGatheredWalVfs();
+
+inline constexpr char kGatheredWalVfs[] = "paymento-gathered-wal";
+
+// Registers under `name` a VFS that gathers log writes on top of `base`,
+// which must outlive it. Tests use this to put a counting VFS underneath.
+absl::Status RegisterGatheredWalVfsOn(const char* name, sqlite3_vfs* base);
+
+}  // namespace paymento::bridge
+
+#endif  // PAYMENTO_BRIDGE_SRC_STORE_SQLITE_WAL_VFS_H_

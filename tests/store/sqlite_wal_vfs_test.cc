@@ -1,0 +1,344 @@
+// The VFS that gathers write-ahead log writes, over a counting VFS in place
+// of the file system. The tests count the writes that reach the file
+// system. They also check that what SQLite reads back is what it committed,
+// from the same connection, another one, or a copy of the files taken right
+// after a commit.
+#include "src/store/sqlite_wal_vfs.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "tests/testing/bridge_process.h"
+
+namespace paymento::bridge {
+namespace {
+
+constexpr char kCountingVfs[] = "wal-vfs-test-counting";
+constexpr char kGatheredOnCounting[] = "wal-vfs-test-gathered";
+
+// What the counting VFS saw on log files, and a switch that makes their
+// writes fail as a full disk would.
+struct LogWrites {
+  int calls = 0;
+  bool fail = false;
+};
+LogWrites log_writes;
+
+struct CountingFile {
+  sqlite3_file base;
+  sqlite3_file* real;
+  bool log;
+};
+
+sqlite3_vfs* DefaultVfs() { return sqlite3_vfs_find(nullptr); }
+
+sqlite3_file* RealOf(sqlite3_file* file) {
+  return reinterpret_cast<CountingFile*>(file)->real;
+}
+
+// Passes every call to the default VFS's file, counting log writes.
+sqlite3_io_methods MakeCountingMethods() {
+  sqlite3_io_methods methods{};
+  methods.iVersion = 3;
+  methods.xClose = [](sqlite3_file* f) {
+    return RealOf(f)->pMethods->xClose(RealOf(f));
+  };
+
+  methods.xRead = [](sqlite3_file* f, void* data, int amount,
+                     sqlite3_int64 offset) {
+    return RealOf(f)->pMethods->xRead(RealOf(f), data, amount, offset);
+  };
+  methods.xWrite = [](sqlite3_file* f, const void* data, int amount,
+                      sqlite3_int64 offset) {
+    if (reinterpret_cast<CountingFile*>(f)->log) {
+      ++log_writes.calls;
+      if (log_writes.fail) return SQLITE_FULL;
+    }
+    return RealOf(f)->pMethods->xWrite(RealOf(f), data, amount, offset);
+  };
+  methods.xTruncate = [](sqlite3_file* f, sqlite3_int64 size) {
+    return RealOf(f)->pMethods->xTruncate(RealOf(f), size);
+  };
+  methods.xSync = [](sqlite3_file* f, int flags) {
+    return RealOf(f)->pMethods->xSync(RealOf(f), flags);
+  };
+  methods.xFileSize = [](sqlite3_file* f, sqlite3_int64* size) {
+    return RealOf(f)->pMethods->xFileSize(RealOf(f), size);
+  };
+
+  methods.xLock = [](sqlite3_file* f, int level) {
+    return RealOf(f)->pMethods->xLock(RealOf(f), level);
+  };
+  methods.xUnlock = [](sqlite3_file* f, int level) {
+    return RealOf(f)->pMethods->xUnlock(RealOf(f), level);
+  };
+  methods.xCheckReservedLock = [](sqlite3_file* f, int* reserved) {
+    return RealOf(f)->pMethods->xCheckReservedLock(RealOf(f), reserved);
+  };
+  methods.xFileControl = [](sqlite3_file* f, int op, void* argument) {
+    return RealOf(f)->pMethods->xFileControl(RealOf(f), op, argument);
+  };
+  methods.xSectorSize = [](sqlite3_file* f) {
+    return RealOf(f)->pMethods->xSectorSize(RealOf(f));
+  };
+  methods.xDeviceCharacteristics = [](sqlite3_file* f) {
+    return RealOf(f)->pMethods->xDeviceCharacteristics(RealOf(f));
+  };
+
+  methods.xShmMap = [](sqlite3_file* f, int region, int size, int extend,
+                       void volatile** memory) {
+    return RealOf(f)->pMethods->xShmMap(RealOf(f), region, size, extend,
+                                        memory);
+  };
+  methods.xShmLock = [](sqlite3_file* f, int offset, int count, int flags) {
+    return RealOf(f)->pMethods->xShmLock(RealOf(f), offset, count, flags);
+  };
+  methods.xShmBarrier = [](sqlite3_file* f) {
+    RealOf(f)->pMethods->xShmBarrier(RealOf(f));
+  };
+  methods.xShmUnmap = [](sqlite3_file* f, int remove) {
+    return RealOf(f)->pMethods->xShmUnmap(RealOf(f), remove);
+  };
+  methods.xFetch = [](sqlite3_file* f, sqlite3_int64 offset, int amount,
+                      void** page) {
+    return RealOf(f)->pMethods->xFetch(RealOf(f), offset, amount, page);
+  };
+  methods.xUnfetch = [](sqlite3_file* f, sqlite3_int64 offset, void* page) {
+    return RealOf(f)->pMethods->xUnfetch(RealOf(f), offset, page);
+  };
+  return methods;
+}
+
+const sqlite3_io_methods counting_methods = MakeCountingMethods();
+
+constexpr size_t kCountingRealOffset = 64;
+static_assert(sizeof(CountingFile) <= kCountingRealOffset);
+
+void RegisterTestVfss() {
+  static bool registered = [] {
+    auto* counting = new sqlite3_vfs(*DefaultVfs());
+    counting->zName = kCountingVfs;
+    counting->pNext = nullptr;
+    counting->szOsFile =
+        static_cast<int>(kCountingRealOffset) + DefaultVfs()->szOsFile;
+    counting->xOpen = [](sqlite3_vfs*, const char* name, sqlite3_file* file,
+                         int flags, int* out_flags) {
+      auto* counted = reinterpret_cast<CountingFile*>(file);
+      counted->base.pMethods = nullptr;
+      counted->real = reinterpret_cast<sqlite3_file*>(
+          reinterpret_cast<char*>(file) + kCountingRealOffset);
+      counted->log = (flags & SQLITE_OPEN_WAL) != 0;
+      int rc = DefaultVfs()->xOpen(DefaultVfs(), name, counted->real, flags,
+                                   out_flags);
+      if (rc == SQLITE_OK) counted->base.pMethods = &counting_methods;
+      return rc;
+    };
+    EXPECT_EQ(sqlite3_vfs_register(counting, 0), SQLITE_OK);
+    EXPECT_TRUE(RegisterGatheredWalVfsOn(kGatheredOnCounting, counting).ok());
+    return true;
+  }();
+  (void)registered;
+}
+
+class Database {
+ public:
+  Database(const std::string& path, const char* vfs) {
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db_,
+                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs),
+              SQLITE_OK)
+        << path;
+  }
+  ~Database() { sqlite3_close(db_); }
+
+  int Exec(const std::string& sql) {
+    return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
+  }
+
+  std::string Text(const std::string& sql) {
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &statement, nullptr) !=
+        SQLITE_OK) {
+      return absl::StrCat("prepare failed: ", sqlite3_errmsg(db_));
+    }
+    std::string text;
+    int rc = sqlite3_step(statement);
+    if (rc == SQLITE_ROW) {
+      const unsigned char* value = sqlite3_column_text(statement, 0);
+      text = value == nullptr ? "NULL" : reinterpret_cast<const char*>(value);
+    } else {
+      text = absl::StrCat("step failed: ", sqlite3_errmsg(db_));
+    }
+    sqlite3_finalize(statement);
+    return text;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+// Inserts `rows` rows of 1,000 bytes numbered from `first`.
+std::string InsertRows(int first, int rows) {
+  return absl::StrCat(
+      "WITH RECURSIVE n(i) AS (SELECT ", first,
+      " UNION ALL SELECT i + 1 FROM n"
+      " WHERE i < ",
+      first + rows - 1,
+      ")"
+      " INSERT INTO t (id, payload) SELECT i, randomblob(1000) FROM n");
+}
+
+class GatheredWalVfsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RegisterTestVfss();
+    log_writes = {};
+    directory_ = test_support::MakeTempDirectory();
+  }
+
+  std::string Path(const std::string& name) const {
+    return directory_ + "/" + name;
+  }
+
+  static void Prepare(Database& db) {
+    ASSERT_EQ(db.Exec("PRAGMA journal_mode=WAL"), SQLITE_OK);
+    ASSERT_EQ(db.Exec("PRAGMA synchronous=FULL"), SQLITE_OK);
+    ASSERT_EQ(db.Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, payload BLOB)"),
+              SQLITE_OK);
+  }
+
+  // Copies the database and its log as a crash would leave them: with what
+  // the file system holds, nothing of what SQLite still keeps in memory.
+  std::string CopyAsAfterCrash(const std::string& name) {
+    std::string copy = Path("copy-" + name);
+    for (const char* suffix : {"", "-wal"}) {
+      std::filesystem::copy_file(
+          Path(name) + suffix, copy + suffix,
+          std::filesystem::copy_options::overwrite_existing);
+    }
+    return copy;
+  }
+
+  // Opens a crash copy of `name` with the default VFS and checks that it
+  // holds `rows` rows and passes SQLite's integrity check.
+  void ExpectRowsAfterCrash(const std::string& name, const std::string& rows) {
+    Database recovered(CopyAsAfterCrash(name), nullptr);
+    EXPECT_EQ(recovered.Text("SELECT count(*) FROM t"), rows);
+    EXPECT_EQ(recovered.Text("PRAGMA integrity_check"), "ok");
+  }
+
+  std::string directory_;
+};
+
+TEST_F(GatheredWalVfsTest, WritesACommitInFewCalls) {
+  int plain_calls = 0;
+  {
+    Database db(Path("plain.db"), kCountingVfs);
+    Prepare(db);
+    log_writes.calls = 0;
+    ASSERT_EQ(db.Exec(InsertRows(1, 50)), SQLITE_OK);
+    plain_calls = log_writes.calls;
+  }
+  Database db(Path("gathered.db"), kGatheredOnCounting);
+  Prepare(db);
+  log_writes.calls = 0;
+  ASSERT_EQ(db.Exec(InsertRows(1, 50)), SQLITE_OK);
+
+  // 50 rows of 1,000 bytes fill at least 12 pages of 4 KiB, each written
+  // as a frame header and a page.
+  EXPECT_GE(plain_calls, 24);
+  // About 60 KiB of frames: one or two pieces of 64 KiB.
+  EXPECT_LE(log_writes.calls, 2);
+  EXPECT_EQ(db.Text("SELECT count(*) FROM t"), "50");
+}
+
+TEST_F(GatheredWalVfsTest, CommitsReachTheFileBeforeCommitReturns) {
+  Database db(Path("events.db"), kGatheredOnCounting);
+  Prepare(db);
+  for (int commit = 0; commit < 20; ++commit) {
+    ASSERT_EQ(db.Exec(InsertRows(commit * 30 + 1, 30)), SQLITE_OK);
+  }
+  ExpectRowsAfterCrash("events.db", "600");
+}
+
+TEST_F(GatheredWalVfsTest, OtherConnectionsSeeEachCommit) {
+  Database writer(Path("events.db"), kGatheredOnCounting);
+  Prepare(writer);
+  Database gathered_reader(Path("events.db"), kGatheredOnCounting);
+  Database plain_reader(Path("events.db"), nullptr);
+  for (int commit = 1; commit <= 10; ++commit) {
+    ASSERT_EQ(writer.Exec(InsertRows((commit - 1) * 20 + 1, 20)), SQLITE_OK);
+    std::string expected = std::to_string(commit * 20);
+    EXPECT_EQ(gathered_reader.Text("SELECT count(*) FROM t"), expected);
+    EXPECT_EQ(plain_reader.Text("SELECT count(*) FROM t"), expected);
+  }
+}
+
+// Without a sync at commit, the frames are written when SQLite raises the
+// barrier before it publishes them to readers.
+TEST_F(GatheredWalVfsTest, CommitsWithoutSyncStillReachTheFile) {
+  Database writer(Path("events.db"), kGatheredOnCounting);
+  Prepare(writer);
+  ASSERT_EQ(writer.Exec("PRAGMA synchronous=NORMAL"), SQLITE_OK);
+  Database plain_reader(Path("events.db"), nullptr);
+  for (int commit = 1; commit <= 10; ++commit) {
+    ASSERT_EQ(writer.Exec(InsertRows((commit - 1) * 20 + 1, 20)), SQLITE_OK);
+    EXPECT_EQ(plain_reader.Text("SELECT count(*) FROM t"),
+              std::to_string(commit * 20));
+  }
+  ExpectRowsAfterCrash("events.db", "200");
+}
+
+// A transaction larger than the page cache writes pages to the log before
+// its commit and reads them back from there.
+TEST_F(GatheredWalVfsTest, ReadsBackPagesSpilledBeforeTheCommit) {
+  Database db(Path("events.db"), kGatheredOnCounting);
+  Prepare(db);
+  ASSERT_EQ(db.Exec("PRAGMA cache_size=10"), SQLITE_OK);
+  ASSERT_EQ(db.Exec("BEGIN"), SQLITE_OK);
+  ASSERT_EQ(db.Exec(InsertRows(1, 2000)), SQLITE_OK);
+  EXPECT_EQ(db.Text("SELECT count(*) FROM t WHERE length(payload) = 1000"),
+            "2000");
+  ASSERT_EQ(db.Exec("ROLLBACK"), SQLITE_OK);
+  EXPECT_EQ(db.Text("SELECT count(*) FROM t"), "0");
+
+  ASSERT_EQ(db.Exec("BEGIN"), SQLITE_OK);
+  ASSERT_EQ(db.Exec(InsertRows(1, 1500)), SQLITE_OK);
+  ASSERT_EQ(db.Exec("COMMIT"), SQLITE_OK);
+  EXPECT_EQ(db.Text("SELECT count(*) FROM t"), "1500");
+  EXPECT_EQ(db.Text("PRAGMA integrity_check"), "ok");
+  ASSERT_EQ(db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"), SQLITE_OK);
+  ASSERT_EQ(db.Exec(InsertRows(1501, 100)), SQLITE_OK);
+
+  ExpectRowsAfterCrash("events.db", "1600");
+}
+
+TEST_F(GatheredWalVfsTest, FailedWriteFailsOnlyItsCommit) {
+  Database db(Path("events.db"), kGatheredOnCounting);
+  Prepare(db);
+  ASSERT_EQ(db.Exec(InsertRows(1, 10)), SQLITE_OK);
+
+  log_writes.fail = true;
+  int rc = db.Exec(InsertRows(11, 10));
+  log_writes.fail = false;
+  EXPECT_EQ(rc & 0xff, SQLITE_FULL);
+  EXPECT_EQ(db.Text("SELECT count(*) FROM t"), "10");
+
+  ASSERT_EQ(db.Exec(InsertRows(11, 10)), SQLITE_OK);
+  EXPECT_EQ(db.Text("SELECT count(*) FROM t"), "20");
+  ExpectRowsAfterCrash("events.db", "20");
+}
+
+TEST_F(GatheredWalVfsTest, RegisteringTwiceKeepsTheFirstVfs) {
+  EXPECT_TRUE(RegisterGatheredWalVfs().ok());
+  sqlite3_vfs* first = sqlite3_vfs_find(kGatheredWalVfs);
+  ASSERT_NE(first, nullptr);
+  EXPECT_TRUE(RegisterGatheredWalVfs().ok());
+  EXPECT_EQ(sqlite3_vfs_find(kGatheredWalVfs), first);
+}
+
+}  // namespace
+}  // namespace paymento::bridge
