@@ -108,17 +108,17 @@ absl::Status SqliteConnection::Execute(absl::string_view sql) {
 }
 
 absl::StatusOr<SqliteStatement> SqliteConnection::Prepare(
-    const std::string& sql) {
+    absl::string_view sql) {
   auto found = statements_.find(sql);
   if (found != statements_.end()) return SqliteStatement(found->second);
   sqlite3_stmt* statement = nullptr;
-  int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                               SQLITE_PREPARE_PERSISTENT, &statement, nullptr);
   if (rc != SQLITE_OK) {
     return absl::InternalError(
         absl::StrCat("sqlite prepare failed: ", sqlite3_errmsg(db_)));
   }
-  statements_.emplace(sql, statement);
+  statements_.emplace(std::string(sql), statement);
   return SqliteStatement(statement);
 }
 

@@ -9,10 +9,10 @@
 #include <sqlite3.h>
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -66,7 +66,7 @@ class SqliteConnection {
 
   absl::Status Execute(absl::string_view sql);
   // Returns a cached prepared statement for `sql`, prepared on first use.
-  absl::StatusOr<SqliteStatement> Prepare(const std::string& sql);
+  absl::StatusOr<SqliteStatement> Prepare(absl::string_view sql);
 
   sqlite3* handle() { return db_; }
   std::string LastError() const;
@@ -75,7 +75,9 @@ class SqliteConnection {
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
 
   sqlite3* db_;
-  std::map<std::string, sqlite3_stmt*> statements_;
+  // Prepared statements by SQL text, found without copying the text,
+  // because the writer looks up two of them per stored event.
+  absl::flat_hash_map<std::string, sqlite3_stmt*> statements_;
 };
 
 }  // namespace paymento::bridge

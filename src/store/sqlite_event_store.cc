@@ -331,35 +331,27 @@ absl::Status SqliteEventStore::SaveLastSequenceLocked(int64_t last) {
 
 absl::Status SqliteEventStore::AppendOneLocked(PendingAppend& pending,
                                                int64_t& next_sequence) {
-  absl::StatusOr<SqliteStatement> lookup = writer_->Prepare(
-      "SELECT sequence, body_sha256 FROM event_ids WHERE event_id = ?1");
-  if (!lookup.ok()) return lookup.status();
-  lookup->BindText(1, pending.event.id());
-  absl::StatusOr<bool> found = lookup->Step();
-  if (!found.ok()) return found.status();
-  if (*found) {
-    int64_t first_sequence = lookup->ColumnInt64(0);
-    bool same_body = lookup->ColumnBlob(1) == pending.body_sha256;
-    if (!same_body) {
-      pending.result = AppendResult{AppendOutcome::kConflict, first_sequence};
-      return absl::OkStatus();
-    }
-    absl::StatusOr<SqliteStatement> bump = writer_->Prepare(
-        "UPDATE event_ids SET duplicate_count = duplicate_count + 1"
-        " WHERE event_id = ?1");
-    if (!bump.ok()) return bump.status();
-    bump->BindText(1, pending.event.id());
-    absl::Status bumped = bump->Run();
-    if (!bumped.ok()) return bumped;
-    pending.result = AppendResult{AppendOutcome::kDuplicate, first_sequence};
-    return absl::OkStatus();
+  // Claiming the id first takes one lookup in event_ids for a new event,
+  // the usual case, where a SELECT before the INSERT would take two.
+  int64_t sequence = next_sequence;
+  int64_t received_us = ToMicros(pending.event.received_at());
+  absl::StatusOr<SqliteStatement> remember = writer_->Prepare(
+      "INSERT INTO event_ids (event_id, sequence, body_sha256,"
+      " first_received_us) VALUES (?1, ?2, ?3, ?4)"
+      " ON CONFLICT (event_id) DO NOTHING");
+  if (!remember.ok()) return remember.status();
+  remember->BindText(1, pending.event.id());
+  remember->BindInt64(2, sequence);
+  remember->BindBlob(3, pending.body_sha256);
+  remember->BindInt64(4, received_us);
+  absl::Status remembered = remember->Run();
+  if (!remembered.ok()) return remembered;
+  if (sqlite3_changes(writer_->handle()) == 0) {
+    return RecordRepeatLocked(pending);
   }
 
-  int64_t sequence = next_sequence;
   pending.event.set_sequence(sequence);
   pending.event.SerializeToString(&pending.serialized);
-  int64_t received_us = ToMicros(pending.event.received_at());
-
   absl::StatusOr<SqliteStatement> insert = writer_->Prepare(
       "INSERT INTO events (sequence, event_id, type, received_at_us,"
       " customer_email, payment_link_id, event)"
@@ -375,19 +367,38 @@ absl::Status SqliteEventStore::AppendOneLocked(PendingAppend& pending,
   absl::Status inserted = insert->Run();
   if (!inserted.ok()) return inserted;
 
-  absl::StatusOr<SqliteStatement> remember = writer_->Prepare(
-      "INSERT INTO event_ids (event_id, sequence, body_sha256,"
-      " first_received_us) VALUES (?1, ?2, ?3, ?4)");
-  if (!remember.ok()) return remember.status();
-  remember->BindText(1, pending.event.id());
-  remember->BindInt64(2, sequence);
-  remember->BindBlob(3, pending.body_sha256);
-  remember->BindInt64(4, received_us);
-  absl::Status remembered = remember->Run();
-  if (!remembered.ok()) return remembered;
-
   pending.result = AppendResult{AppendOutcome::kStored, sequence};
   ++next_sequence;
+  return absl::OkStatus();
+}
+
+absl::Status SqliteEventStore::RecordRepeatLocked(PendingAppend& pending) {
+  absl::StatusOr<SqliteStatement> lookup = writer_->Prepare(
+      "SELECT sequence, body_sha256 FROM event_ids WHERE event_id = ?1");
+  if (!lookup.ok()) return lookup.status();
+  lookup->BindText(1, pending.event.id());
+  absl::StatusOr<bool> found = lookup->Step();
+  if (!found.ok()) return found.status();
+  if (!*found) {
+    return absl::InternalError(
+        absl::StrCat("event id ", pending.event.id(),
+                     " was neither inserted into event_ids nor found there"));
+  }
+  int64_t first_sequence = lookup->ColumnInt64(0);
+  bool same_body = lookup->ColumnBlob(1) == pending.body_sha256;
+  if (!same_body) {
+    pending.result = AppendResult{AppendOutcome::kConflict, first_sequence};
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<SqliteStatement> bump = writer_->Prepare(
+      "UPDATE event_ids SET duplicate_count = duplicate_count + 1"
+      " WHERE event_id = ?1");
+  if (!bump.ok()) return bump.status();
+  bump->BindText(1, pending.event.id());
+  absl::Status bumped = bump->Run();
+  if (!bumped.ok()) return bumped;
+  pending.result = AppendResult{AppendOutcome::kDuplicate, first_sequence};
   return absl::OkStatus();
 }
 

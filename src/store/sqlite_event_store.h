@@ -174,6 +174,10 @@ class SqliteEventStore : public EventStore {
       const std::string& sql, absl::string_view text, int64_t number);
   absl::Status AppendOneLocked(PendingAppend& pending, int64_t& next_sequence)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
+  // Sets the result of an append whose event id is already stored: a
+  // duplicate, counted, or a conflict when the body differs.
+  absl::Status RecordRepeatLocked(PendingAppend& pending)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
   absl::Status SaveLastSequenceLocked(int64_t last)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(writer_mu_);
   // Deletes the oldest quarantined requests beyond the quarantine's cap
