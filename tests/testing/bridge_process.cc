@@ -9,13 +9,17 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include <httplib.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace paymento::bridge::test_support {
@@ -87,14 +91,50 @@ int FreePort() {
   return port;
 }
 
+namespace {
+
+// The directories that MakeTempDirectory made. The object is created on the
+// first call, so it is destroyed after every static object created later,
+// such as a bridge that a test suite shares.
+class MadeDirectories {
+ public:
+  ~MadeDirectories() {
+    if (getenv("PAYMENTO_BRIDGE_TEST_KEEP_TEMP") != nullptr) return;
+    absl::MutexLock lock(&mu_);
+    for (const std::string& path : paths_) {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  }
+
+  void Add(std::string path) {
+    absl::MutexLock lock(&mu_);
+    paths_.push_back(std::move(path));
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> paths_ ABSL_GUARDED_BY(mu_);
+};
+
+MadeDirectories& Made() {
+  static MadeDirectories made;
+  return made;
+}
+
+}  // namespace
+
 std::string MakeTempDirectory() {
+  MadeDirectories& made = Made();
   const char* base = getenv("TMPDIR");
   std::string pattern =
       absl::StrCat(base != nullptr ? base : "/tmp", "/paymento-bridge-XXXXXX");
   std::vector<char> buffer(pattern.begin(), pattern.end());
   buffer.push_back('\0');
-  char* made = mkdtemp(buffer.data());
-  return made != nullptr ? std::string(made) : "";
+  if (mkdtemp(buffer.data()) == nullptr) return "";
+  std::string path(buffer.data());
+  made.Add(path);
+  return path;
 }
 
 BridgeProcess::BridgeProcess(BridgeOptions options)

@@ -19,7 +19,9 @@ namespace paymento::bridge::test_support {
 // Returns a TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 
-// Creates a new empty directory under the system temporary directory.
+// Creates a new empty directory under the system temporary directory. It is
+// deleted with its contents when the test process exits, unless the
+// environment variable PAYMENTO_BRIDGE_TEST_KEEP_TEMP is set.
 std::string MakeTempDirectory();
 
 struct BridgeOptions {
