@@ -17,6 +17,11 @@ constexpr size_t kGatherLimit = 1 << 20;
 // (seekAndWriteFd in os_unix.c), so a longer write would lose bytes.
 // Pending bytes are written in pieces of 64 KiB.
 constexpr size_t kWriteLimit = 1 << 16;
+// A log frame's header, which SQLite writes on its own before the page. Its
+// second big-endian 32-bit field is the database size in pages after the
+// commit on the last frame of a commit, and zero on other frames (the
+// write-ahead log format of https://www.sqlite.org/fileformat.html).
+constexpr int kFrameHeaderBytes = 24;
 
 // The file object that SQLite calls. The underlying VFS's own file object
 // follows it in the same allocation, at kRealOffset.
@@ -24,15 +29,12 @@ struct GatheredFile {
   sqlite3_file base;  // First, so that SQLite's pointer is this object's.
   sqlite3_file* real;
   // On a write-ahead log: the bytes not yet written, which start at file
-  // offset `start`, and the error of a write that could not be reported
-  // when it failed. nullptr on other files.
+  // offset `start`. nullptr on other files.
   std::string* pending;
   sqlite3_int64 start;
-  int deferred_error;
-  // A database and its open log point at each other, so that the
-  // database's memory barrier can write out the log.
-  GatheredFile* log;
-  GatheredFile* database;
+  // Set by a commit frame's header: its page, the next write, goes to the
+  // file at once.
+  bool write_next_through;
 };
 
 constexpr size_t kRealOffset =
@@ -50,12 +52,6 @@ sqlite3_file* Real(sqlite3_file* file) { return Gathered(file)->real; }
 // frames again in the next one.
 int WritePending(GatheredFile* file) {
   if (file->pending == nullptr) return SQLITE_OK;
-  if (file->deferred_error != SQLITE_OK) {
-    int error = file->deferred_error;
-    file->deferred_error = SQLITE_OK;
-    file->pending->clear();
-    return error;
-  }
   int rc = SQLITE_OK;
   const std::string& pending = *file->pending;
   for (size_t done = 0; done < pending.size() && rc == SQLITE_OK;
@@ -69,12 +65,16 @@ int WritePending(GatheredFile* file) {
   return rc;
 }
 
+bool IsCommitFrameHeader(const void* data, int amount) {
+  if (amount != kFrameHeaderBytes) return false;
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  return (bytes[4] | bytes[5] | bytes[6] | bytes[7]) != 0;
+}
+
 int Close(sqlite3_file* file) {
   GatheredFile* gathered = Gathered(file);
   int written = WritePending(gathered);
   int closed = gathered->real->pMethods->xClose(gathered->real);
-  if (gathered->database != nullptr) gathered->database->log = nullptr;
-  if (gathered->log != nullptr) gathered->log->database = nullptr;
   delete gathered->pending;
   gathered->pending = nullptr;
   return written != SQLITE_OK ? written : closed;
@@ -95,17 +95,26 @@ int Write(sqlite3_file* file, const void* data, int amount,
   }
   bool follows =
       offset == gathered->start + static_cast<sqlite3_int64>(pending->size());
-  if (gathered->deferred_error != SQLITE_OK ||
-      (!pending->empty() && !follows) ||
+  if ((!pending->empty() && !follows) ||
       pending->size() + static_cast<size_t>(amount) > kGatherLimit) {
     int rc = WritePending(gathered);
     if (rc != SQLITE_OK) return rc;
   }
-  if (static_cast<size_t>(amount) > kWriteLimit) {
+  if (gathered->write_next_through ||
+      static_cast<size_t>(amount) > kWriteLimit) {
+    gathered->write_next_through = false;
     return Real(file)->pMethods->xWrite(Real(file), data, amount, offset);
   }
   if (pending->empty()) gathered->start = offset;
   pending->append(static_cast<const char*>(data), amount);
+  // Once SQLite has written a commit's frames it publishes them to readers
+  // without another call to this file unless synchronous=FULL syncs it. So
+  // the commit frame's header goes to the file with everything before it,
+  // and its page straight after, and a failure fails the commit.
+  if (IsCommitFrameHeader(data, amount)) {
+    gathered->write_next_through = true;
+    return WritePending(gathered);
+  }
   return SQLITE_OK;
 }
 
@@ -163,16 +172,7 @@ int ShmLock(sqlite3_file* file, int offset, int count, int flags) {
   return Real(file)->pMethods->xShmLock(Real(file), offset, count, flags);
 }
 
-// SQLite raises this barrier between writing a new log index header and
-// making it current, which is when readers start to look for the new
-// frames. They must be in the file by then. With synchronous=FULL the
-// commit's sync has already written them. A failure here, which the barrier
-// cannot report, is returned by the log's next call.
 void ShmBarrier(sqlite3_file* file) {
-  GatheredFile* log = Gathered(file)->log;
-  if (log != nullptr && log->deferred_error == SQLITE_OK) {
-    log->deferred_error = WritePending(log);
-  }
   Real(file)->pMethods->xShmBarrier(Real(file));
 }
 
@@ -227,9 +227,7 @@ int Open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags,
   gathered->real->pMethods = nullptr;
   gathered->pending = nullptr;
   gathered->start = 0;
-  gathered->deferred_error = SQLITE_OK;
-  gathered->log = nullptr;
-  gathered->database = nullptr;
+  gathered->write_next_through = false;
   int rc = Base(vfs)->xOpen(Base(vfs), name, gathered->real, flags, out_flags);
   if (rc != SQLITE_OK) {
     if (gathered->real->pMethods != nullptr) {
@@ -242,14 +240,7 @@ int Open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags,
     return SQLITE_CANTOPEN;
   }
   gathered->base.pMethods = &kMethods;
-  if ((flags & SQLITE_OPEN_WAL) != 0 && name != nullptr) {
-    gathered->pending = new std::string();
-    sqlite3_file* database = sqlite3_database_file_object(name);
-    if (database != nullptr && database->pMethods == &kMethods) {
-      gathered->database = Gathered(database);
-      gathered->database->log = gathered;
-    }
-  }
+  if ((flags & SQLITE_OPEN_WAL) != 0) gathered->pending = new std::string();
   return SQLITE_OK;
 }
 

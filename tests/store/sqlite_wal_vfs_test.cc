@@ -223,7 +223,7 @@ class GatheredWalVfsTest : public ::testing::Test {
   }
 
   // Opens a crash copy of `name` with the default VFS and checks that it
-  // holds `rows` rows and passes SQLite's integrity check.
+  // has `rows` rows and passes SQLite's integrity check.
   void ExpectRowsAfterCrash(const std::string& name, const std::string& rows) {
     Database recovered(CopyAsAfterCrash(name), nullptr);
     EXPECT_EQ(recovered.Text("SELECT count(*) FROM t"), rows);
@@ -250,7 +250,8 @@ TEST_F(GatheredWalVfsTest, WritesACommitInFewCalls) {
   // 50 rows of 1,000 bytes fill at least 12 pages of 4 KiB, each written
   // as a frame header and a page.
   EXPECT_GE(plain_calls, 24);
-  // About 60 KiB of frames: one or two pieces of 64 KiB.
+  // About 60 KiB of frames: the commit frame's header with everything before
+  // it, then its page.
   EXPECT_LE(log_writes.calls, 2);
   EXPECT_EQ(db.Text("SELECT count(*) FROM t"), "50");
 }
@@ -277,8 +278,8 @@ TEST_F(GatheredWalVfsTest, OtherConnectionsSeeEachCommit) {
   }
 }
 
-// Without a sync at commit, the frames are written when SQLite raises the
-// barrier before it publishes them to readers.
+// Without a sync at commit, the frames are written with the commit frame,
+// before SQLite publishes them to readers.
 TEST_F(GatheredWalVfsTest, CommitsWithoutSyncStillReachTheFile) {
   Database writer(Path("events.db"), kGatheredOnCounting);
   Prepare(writer);
@@ -316,19 +317,43 @@ TEST_F(GatheredWalVfsTest, ReadsBackPagesSpilledBeforeTheCommit) {
   ExpectRowsAfterCrash("events.db", "1600");
 }
 
+// Inserts rows as InsertRows does while every log write fails, and returns
+// SQLite's primary result code.
+int InsertWhileLogWritesFail(Database& db, int first, int rows) {
+  log_writes.fail = true;
+  int rc = db.Exec(InsertRows(first, rows));
+  log_writes.fail = false;
+  return rc & 0xff;
+}
+
 TEST_F(GatheredWalVfsTest, FailedWriteFailsOnlyItsCommit) {
   Database db(Path("events.db"), kGatheredOnCounting);
   Prepare(db);
   ASSERT_EQ(db.Exec(InsertRows(1, 10)), SQLITE_OK);
 
-  log_writes.fail = true;
-  int rc = db.Exec(InsertRows(11, 10));
-  log_writes.fail = false;
-  EXPECT_EQ(rc & 0xff, SQLITE_FULL);
+  EXPECT_EQ(InsertWhileLogWritesFail(db, 11, 10), SQLITE_FULL);
   EXPECT_EQ(db.Text("SELECT count(*) FROM t"), "10");
 
   ASSERT_EQ(db.Exec(InsertRows(11, 10)), SQLITE_OK);
   EXPECT_EQ(db.Text("SELECT count(*) FROM t"), "20");
+  ExpectRowsAfterCrash("events.db", "20");
+}
+
+// Without a sync at commit nothing after the commit's writes can report a
+// failure, so the commit itself must fail.
+TEST_F(GatheredWalVfsTest, FailedWriteWithoutSyncFailsItsCommit) {
+  Database db(Path("events.db"), kGatheredOnCounting);
+  Prepare(db);
+  ASSERT_EQ(db.Exec("PRAGMA synchronous=NORMAL"), SQLITE_OK);
+  Database plain_reader(Path("events.db"), nullptr);
+  ASSERT_EQ(db.Exec(InsertRows(1, 10)), SQLITE_OK);
+
+  EXPECT_EQ(InsertWhileLogWritesFail(db, 11, 10), SQLITE_FULL);
+  EXPECT_EQ(db.Text("SELECT count(*) FROM t"), "10");
+  EXPECT_EQ(plain_reader.Text("SELECT count(*) FROM t"), "10");
+
+  ASSERT_EQ(db.Exec(InsertRows(11, 10)), SQLITE_OK);
+  EXPECT_EQ(plain_reader.Text("SELECT count(*) FROM t"), "20");
   ExpectRowsAfterCrash("events.db", "20");
 }
 
