@@ -99,7 +99,9 @@ namespace {
 class MadeDirectories {
  public:
   ~MadeDirectories() {
-    if (getenv("PAYMENTO_BRIDGE_TEST_KEEP_TEMP") != nullptr) return;
+    const char* keep_value = getenv("PAYMENTO_BRIDGE_TEST_KEEP_TEMP");
+    absl::string_view keep = keep_value != nullptr ? keep_value : "";
+    if (!keep.empty() && keep != "0") return;
     absl::MutexLock lock(&mu_);
     for (const std::string& path : paths_) {
       std::error_code ignored;

@@ -20,8 +20,10 @@ namespace paymento::bridge::test_support {
 int FreePort();
 
 // Creates a new empty directory under the system temporary directory. It is
-// deleted with its contents when the test process exits, unless the
-// environment variable PAYMENTO_BRIDGE_TEST_KEEP_TEMP is set.
+// deleted with its contents when the test process exits normally, unless
+// the environment variable PAYMENTO_BRIDGE_TEST_KEEP_TEMP is set to a value
+// other than 0. A process killed by a signal, as on a CTest timeout, leaves
+// its directories behind.
 std::string MakeTempDirectory();
 
 struct BridgeOptions {
