@@ -80,6 +80,10 @@ class Subscriber {
     // From the earliest event, so that the probe reaches a stream whose
     // Subscribe the server handles after the probe's commit.
     request.set_position(v1::START_POSITION_EARLIEST);
+    // A connection attempt that fails, as one subscriber's did in a run on a
+    // busy machine, is retried instead of ending the stream with
+    // UNAVAILABLE. The wait for the probe bounds the retries.
+    context_.set_wait_for_ready(true);
     std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
         stub_->Subscribe(&context_, request);
     v1::SubscribeResponse response;

@@ -42,6 +42,8 @@ class IdleStream : public grpc::ClientReadReactor<v1::SubscribeResponse> {
     // From sequence 0, so that the probe reaches every stream, including
     // those the server registers after the probe's commit.
     request_.set_after_sequence(0);
+    // Retries a failed connection attempt instead of ending the stream.
+    context_.set_wait_for_ready(true);
     stub->async()->Subscribe(&context_, &request_, this);
     StartRead(&response_);
     StartCall();

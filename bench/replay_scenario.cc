@@ -44,6 +44,8 @@ absl::StatusOr<ReplayRun> RunOnce(const BenchConfig& config,
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(config.smoke ? 60 : 600));
+  // Retries a failed connection attempt until the deadline.
+  context.set_wait_for_ready(true);
   v1::SubscribeRequest request;
   request.set_position(v1::START_POSITION_EARLIEST);
   double bridge_cpu_start = ProcessCpuSeconds((*bridge)->pid());
