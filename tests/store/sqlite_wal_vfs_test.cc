@@ -28,115 +28,41 @@ struct LogWrites {
 };
 LogWrites log_writes;
 
-struct CountingFile {
-  sqlite3_file base;
-  sqlite3_file* real;
-  bool log;
-};
-
 sqlite3_vfs* DefaultVfs() { return sqlite3_vfs_find(nullptr); }
 
-sqlite3_file* RealOf(sqlite3_file* file) {
-  return reinterpret_cast<CountingFile*>(file)->real;
+// The default VFS's methods for log files, and a copy of them whose xWrite
+// counts the calls before passing them on.
+const sqlite3_io_methods* log_methods = nullptr;
+sqlite3_io_methods counting_log_methods;
+
+int CountingWrite(sqlite3_file* file, const void* data, int amount,
+                  sqlite3_int64 offset) {
+  ++log_writes.calls;
+  if (log_writes.fail) return SQLITE_FULL;
+  return log_methods->xWrite(file, data, amount, offset);
 }
 
-// Passes every call to the default VFS's file, counting log writes.
-sqlite3_io_methods MakeCountingMethods() {
-  sqlite3_io_methods methods{};
-  methods.iVersion = 3;
-  methods.xClose = [](sqlite3_file* f) {
-    return RealOf(f)->pMethods->xClose(RealOf(f));
-  };
-
-  methods.xRead = [](sqlite3_file* f, void* data, int amount,
-                     sqlite3_int64 offset) {
-    return RealOf(f)->pMethods->xRead(RealOf(f), data, amount, offset);
-  };
-  methods.xWrite = [](sqlite3_file* f, const void* data, int amount,
-                      sqlite3_int64 offset) {
-    if (reinterpret_cast<CountingFile*>(f)->log) {
-      ++log_writes.calls;
-      if (log_writes.fail) return SQLITE_FULL;
-    }
-    return RealOf(f)->pMethods->xWrite(RealOf(f), data, amount, offset);
-  };
-  methods.xTruncate = [](sqlite3_file* f, sqlite3_int64 size) {
-    return RealOf(f)->pMethods->xTruncate(RealOf(f), size);
-  };
-  methods.xSync = [](sqlite3_file* f, int flags) {
-    return RealOf(f)->pMethods->xSync(RealOf(f), flags);
-  };
-  methods.xFileSize = [](sqlite3_file* f, sqlite3_int64* size) {
-    return RealOf(f)->pMethods->xFileSize(RealOf(f), size);
-  };
-
-  methods.xLock = [](sqlite3_file* f, int level) {
-    return RealOf(f)->pMethods->xLock(RealOf(f), level);
-  };
-  methods.xUnlock = [](sqlite3_file* f, int level) {
-    return RealOf(f)->pMethods->xUnlock(RealOf(f), level);
-  };
-  methods.xCheckReservedLock = [](sqlite3_file* f, int* reserved) {
-    return RealOf(f)->pMethods->xCheckReservedLock(RealOf(f), reserved);
-  };
-  methods.xFileControl = [](sqlite3_file* f, int op, void* argument) {
-    return RealOf(f)->pMethods->xFileControl(RealOf(f), op, argument);
-  };
-  methods.xSectorSize = [](sqlite3_file* f) {
-    return RealOf(f)->pMethods->xSectorSize(RealOf(f));
-  };
-  methods.xDeviceCharacteristics = [](sqlite3_file* f) {
-    return RealOf(f)->pMethods->xDeviceCharacteristics(RealOf(f));
-  };
-
-  methods.xShmMap = [](sqlite3_file* f, int region, int size, int extend,
-                       void volatile** memory) {
-    return RealOf(f)->pMethods->xShmMap(RealOf(f), region, size, extend,
-                                        memory);
-  };
-  methods.xShmLock = [](sqlite3_file* f, int offset, int count, int flags) {
-    return RealOf(f)->pMethods->xShmLock(RealOf(f), offset, count, flags);
-  };
-  methods.xShmBarrier = [](sqlite3_file* f) {
-    RealOf(f)->pMethods->xShmBarrier(RealOf(f));
-  };
-  methods.xShmUnmap = [](sqlite3_file* f, int remove) {
-    return RealOf(f)->pMethods->xShmUnmap(RealOf(f), remove);
-  };
-  methods.xFetch = [](sqlite3_file* f, sqlite3_int64 offset, int amount,
-                      void** page) {
-    return RealOf(f)->pMethods->xFetch(RealOf(f), offset, amount, page);
-  };
-  methods.xUnfetch = [](sqlite3_file* f, sqlite3_int64 offset, void* page) {
-    return RealOf(f)->pMethods->xUnfetch(RealOf(f), offset, page);
-  };
-  return methods;
+// Opens files as the default VFS does, and gives log files the counting
+// methods.
+int OpenCounting(sqlite3_vfs*, const char* name, sqlite3_file* file, int flags,
+                 int* out_flags) {
+  int rc = DefaultVfs()->xOpen(DefaultVfs(), name, file, flags, out_flags);
+  if (rc != SQLITE_OK || (flags & SQLITE_OPEN_WAL) == 0) return rc;
+  if (log_methods == nullptr) {
+    log_methods = file->pMethods;
+    counting_log_methods = *file->pMethods;
+    counting_log_methods.xWrite = CountingWrite;
+  }
+  file->pMethods = &counting_log_methods;
+  return rc;
 }
-
-const sqlite3_io_methods counting_methods = MakeCountingMethods();
-
-constexpr size_t kCountingRealOffset = 64;
-static_assert(sizeof(CountingFile) <= kCountingRealOffset);
 
 void RegisterTestVfss() {
   static bool registered = [] {
     auto* counting = new sqlite3_vfs(*DefaultVfs());
     counting->zName = kCountingVfs;
     counting->pNext = nullptr;
-    counting->szOsFile =
-        static_cast<int>(kCountingRealOffset) + DefaultVfs()->szOsFile;
-    counting->xOpen = [](sqlite3_vfs*, const char* name, sqlite3_file* file,
-                         int flags, int* out_flags) {
-      auto* counted = reinterpret_cast<CountingFile*>(file);
-      counted->base.pMethods = nullptr;
-      counted->real = reinterpret_cast<sqlite3_file*>(
-          reinterpret_cast<char*>(file) + kCountingRealOffset);
-      counted->log = (flags & SQLITE_OPEN_WAL) != 0;
-      int rc = DefaultVfs()->xOpen(DefaultVfs(), name, counted->real, flags,
-                                   out_flags);
-      if (rc == SQLITE_OK) counted->base.pMethods = &counting_methods;
-      return rc;
-    };
+    counting->xOpen = OpenCounting;
     EXPECT_EQ(sqlite3_vfs_register(counting, 0), SQLITE_OK);
     EXPECT_TRUE(RegisterGatheredWalVfsOn(kGatheredOnCounting, counting).ok());
     return true;
@@ -211,7 +137,7 @@ class GatheredWalVfsTest : public ::testing::Test {
   }
 
   // Copies the database and its log as a crash would leave them: with what
-  // the file system holds, nothing of what SQLite still keeps in memory.
+  // the file system contains, nothing of what SQLite still keeps in memory.
   std::string CopyAsAfterCrash(const std::string& name) {
     std::string copy = Path("copy-" + name);
     for (const char* suffix : {"", "-wal"}) {
