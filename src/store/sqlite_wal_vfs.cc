@@ -110,7 +110,7 @@ int Write(sqlite3_file* file, const void* data, int amount,
   // Once SQLite has written a commit's frames it publishes them to readers
   // without another call to this file unless synchronous=FULL syncs it. So
   // the commit frame's header goes to the file with everything before it,
-  // and its page straight after, and a failure fails the commit.
+  // its page follows at once, and a failed write fails the commit.
   if (IsCommitFrameHeader(data, amount)) {
     gathered->write_next_through = true;
     return WritePending(gathered);

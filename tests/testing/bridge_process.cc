@@ -93,12 +93,12 @@ int FreePort() {
 
 namespace {
 
-// The directories that MakeTempDirectory made. The object is created on the
-// first call, so it is destroyed after every static object created later,
-// such as a bridge that a test suite shares.
-class MadeDirectories {
+// The directories that MakeTempDirectory created. The list is created on
+// the first call, so it is destroyed after every static object created
+// later, such as a bridge that a test suite shares.
+class TempDirectoryList {
  public:
-  ~MadeDirectories() {
+  ~TempDirectoryList() {
     const char* keep_value = getenv("PAYMENTO_BRIDGE_TEST_KEEP_TEMP");
     absl::string_view keep = keep_value != nullptr ? keep_value : "";
     if (!keep.empty() && keep != "0") return;
@@ -119,15 +119,15 @@ class MadeDirectories {
   std::vector<std::string> paths_ ABSL_GUARDED_BY(mu_);
 };
 
-MadeDirectories& Made() {
-  static MadeDirectories made;
-  return made;
+TempDirectoryList& TempDirectories() {
+  static TempDirectoryList directories;
+  return directories;
 }
 
 }  // namespace
 
 std::string MakeTempDirectory() {
-  MadeDirectories& made = Made();
+  TempDirectoryList& directories = TempDirectories();
   const char* base = getenv("TMPDIR");
   std::string pattern =
       absl::StrCat(base != nullptr ? base : "/tmp", "/paymento-bridge-XXXXXX");
@@ -135,7 +135,7 @@ std::string MakeTempDirectory() {
   buffer.push_back('\0');
   if (mkdtemp(buffer.data()) == nullptr) return "";
   std::string path(buffer.data());
-  made.Add(path);
+  directories.Add(path);
   return path;
 }
 
