@@ -2,11 +2,13 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "nlohmann/json.hpp"
 #include "src/normalization/event_types.h"
 #include "src/normalization/json_fields.h"
 #include "src/normalization/timestamps.h"
+#include "src/normalization/webhook_fields.h"
 
 namespace paymento::bridge {
 namespace {
@@ -26,56 +28,52 @@ std::optional<std::string> IdentifierMember(const json& object,
   return text;
 }
 
-// Reads an RFC 3339 string member. Returns nullopt when the member is
-// missing, null, not a string or unparseable.
-std::optional<absl::Time> TimeMember(const json& object,
-                                     absl::string_view key) {
+// Returns the member `key` when it is a string, which is the only kind of
+// value read as a time.
+std::optional<std::string> StringMember(const json& object,
+                                        absl::string_view key) {
   const json* member = FindMember(object, key);
   if (member == nullptr || !member->is_string()) return std::nullopt;
-  return ParseRfc3339Time(member->get_ref<const std::string&>());
+  return member->get_ref<const std::string&>();
 }
 
-void FillPaymentLink(const json& link, v1::PaymentLink* out) {
-  out->set_id(TextMember(link, "id"));
-  out->set_title(TextMember(link, "title"));
-  out->set_description(TextMember(link, "description"));
-  out->set_status(TextMember(link, "status"));
-  out->set_type(TextMember(link, "type"));
-  // ParseRfc3339Time returns only times that ToProtoTimestamp accepts.
-  if (auto created_at = TimeMember(link, "createdAt")) {
-    ToProtoTimestamp(*created_at, out->mutable_created_at());
-  }
-  if (auto paid_at = TimeMember(link, "paidAt")) {
-    ToProtoTimestamp(*paid_at, out->mutable_paid_at());
-  }
-  out->set_url(TextMember(link, "url"));
-  out->set_integration_metadata(TextMember(link, "integrationMetadata"));
+void ReadPaymentLink(const json& link, WebhookFields& fields) {
+  fields.has_payment_link = true;
+  fields.link_id = TextMember(link, "id");
+  fields.link_title = TextMember(link, "title");
+  fields.link_description = TextMember(link, "description");
+  fields.link_status = TextMember(link, "status");
+  fields.link_type = TextMember(link, "type");
+  fields.link_created_at = StringMember(link, "createdAt");
+  fields.link_paid_at = StringMember(link, "paidAt");
+  fields.link_url = TextMember(link, "url");
+  fields.link_integration_metadata = TextMember(link, "integrationMetadata");
 }
 
 // Metadata values that are strings stay as they are. Any other value keeps
 // its JSON text, so null becomes "null" and stays distinct from "".
-void FillCustomer(const json& customer, v1::Customer* out) {
-  out->set_email(TextMember(customer, "email"));
-  out->set_name(TextMember(customer, "name"));
+void ReadCustomer(const json& customer, WebhookFields& fields) {
+  fields.has_customer = true;
+  fields.customer_email = TextMember(customer, "email");
+  fields.customer_name = TextMember(customer, "name");
   // NOTE: metadata that is not an object is kept only in raw_body.
   const json* metadata = FindObjectMember(customer, "metadata");
   if (metadata == nullptr) return;
-  auto* map = out->mutable_metadata();
   for (auto it = metadata->begin(); it != metadata->end(); ++it) {
     const json& value = it.value();
-    (*map)[it.key()] = value.is_string() ? value.get_ref<const std::string&>()
-                                         : JsonText(value);
+    fields.customer_metadata.emplace_back(
+        it.key(), value.is_string() ? value.get_ref<const std::string&>()
+                                    : JsonText(value));
   }
 }
 
-void FillMerchant(const json& merchant, v1::Merchant* out) {
-  out->set_id(TextMember(merchant, "id"));
-  out->set_name(TextMember(merchant, "name"));
+void ReadMerchant(const json& merchant, WebhookFields& fields) {
+  fields.has_merchant = true;
+  fields.merchant_id = TextMember(merchant, "id");
+  fields.merchant_name = TextMember(merchant, "name");
 }
 
-}  // namespace
-
-absl::StatusOr<v1::Event> NormalizeWebhook(absl::string_view body) {
+absl::StatusOr<WebhookFields> ReadDocumentFields(absl::string_view body) {
   absl::StatusOr<json> parsed = ParseJsonObject(body);
   if (!parsed.ok()) return parsed.status();
   const json& root = *parsed;
@@ -92,27 +90,85 @@ absl::StatusOr<v1::Event> NormalizeWebhook(absl::string_view body) {
     return absl::InvalidArgumentError("body has no event.type");
   }
 
-  v1::Event event;
-  event.set_id(*std::move(id));
-  event.set_known_type(KnownEventType(*type));
-  event.set_type(*std::move(type));
-  if (auto created_at = TimeMember(*header, "createdAt")) {
-    ToProtoTimestamp(*created_at, event.mutable_created_at());
-  }
-  event.set_api_version(TextMember(*header, "apiVersion"));
-  event.set_source(v1::EVENT_SOURCE_PAYMENT_LINK_WEBHOOK);
-
+  WebhookFields fields;
+  fields.event_id = *std::move(id);
+  fields.event_type = *std::move(type);
+  fields.created_at = StringMember(*header, "createdAt");
+  fields.api_version = TextMember(*header, "apiVersion");
   if (const json* link = FindObjectMember(root, "paymentLink")) {
-    FillPaymentLink(*link, event.mutable_payment_link());
+    ReadPaymentLink(*link, fields);
   }
   if (const json* customer = FindObjectMember(root, "customer")) {
-    FillCustomer(*customer, event.mutable_customer());
+    ReadCustomer(*customer, fields);
   }
   if (const json* merchant = FindObjectMember(root, "merchant")) {
-    FillMerchant(*merchant, event.mutable_merchant());
+    ReadMerchant(*merchant, fields);
+  }
+  return fields;
+}
+
+// Sets the timestamp that `out()` returns from an RFC 3339 text, and
+// leaves it unset when there is no text or the text does not parse.
+// ParseRfc3339Time returns only times that ToProtoTimestamp accepts.
+template <typename MutableTime>
+void SetTime(const std::optional<std::string>& text, MutableTime&& out) {
+  if (!text.has_value()) return;
+  if (std::optional<absl::Time> time = ParseRfc3339Time(*text)) {
+    ToProtoTimestamp(*time, out());
+  }
+}
+
+v1::Event BuildEvent(WebhookFields fields, absl::string_view body) {
+  v1::Event event;
+  event.set_id(std::move(fields.event_id));
+  event.set_known_type(KnownEventType(fields.event_type));
+  event.set_type(std::move(fields.event_type));
+  SetTime(fields.created_at, [&] { return event.mutable_created_at(); });
+  event.set_api_version(std::move(fields.api_version));
+  event.set_source(v1::EVENT_SOURCE_PAYMENT_LINK_WEBHOOK);
+
+  if (fields.has_payment_link) {
+    v1::PaymentLink* link = event.mutable_payment_link();
+    link->set_id(std::move(fields.link_id));
+    link->set_title(std::move(fields.link_title));
+    link->set_description(std::move(fields.link_description));
+    link->set_status(std::move(fields.link_status));
+    link->set_type(std::move(fields.link_type));
+    SetTime(fields.link_created_at, [&] { return link->mutable_created_at(); });
+    SetTime(fields.link_paid_at, [&] { return link->mutable_paid_at(); });
+    link->set_url(std::move(fields.link_url));
+    link->set_integration_metadata(std::move(fields.link_integration_metadata));
+  }
+  if (fields.has_customer) {
+    v1::Customer* customer = event.mutable_customer();
+    customer->set_email(std::move(fields.customer_email));
+    customer->set_name(std::move(fields.customer_name));
+    auto* metadata = customer->mutable_metadata();
+    for (auto& [key, value] : fields.customer_metadata) {
+      (*metadata)[key] = std::move(value);
+    }
+  }
+  if (fields.has_merchant) {
+    v1::Merchant* merchant = event.mutable_merchant();
+    merchant->set_id(std::move(fields.merchant_id));
+    merchant->set_name(std::move(fields.merchant_name));
   }
   event.set_raw_body(std::string(body));
   return event;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Event> NormalizeWebhook(absl::string_view body) {
+  std::optional<WebhookFields> plain = ReadPlainWebhookFields(body);
+  if (plain.has_value()) return BuildEvent(*std::move(plain), body);
+  return NormalizeWebhookAsDocument(body);
+}
+
+absl::StatusOr<v1::Event> NormalizeWebhookAsDocument(absl::string_view body) {
+  absl::StatusOr<WebhookFields> fields = ReadDocumentFields(body);
+  if (!fields.ok()) return fields.status();
+  return BuildEvent(*std::move(fields), body);
 }
 
 }  // namespace paymento::bridge

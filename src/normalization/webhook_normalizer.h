@@ -31,7 +31,14 @@ namespace paymento::bridge {
 // "event" object, or lacks a non-empty event.id or event.type that is a
 // string or a number. Messages never repeat customer data. Only
 // non-throwing JSON calls are used, so no input makes it throw.
+//
+// Most bodies are read in one pass by ReadPlainWebhookFields
+// (webhook_fields.h), and the rest as an nlohmann::json document.
 absl::StatusOr<v1::Event> NormalizeWebhook(absl::string_view body);
+
+// NormalizeWebhook with every body read as a document. The results are the
+// same; tests compare the two.
+absl::StatusOr<v1::Event> NormalizeWebhookAsDocument(absl::string_view body);
 
 }  // namespace paymento::bridge
 

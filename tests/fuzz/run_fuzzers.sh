@@ -145,6 +145,7 @@ build() {
     "${ROOT}/src/normalization/gateway_callback_normalizer.cc"
     "${ROOT}/src/normalization/json_fields.cc"
     "${ROOT}/src/normalization/timestamps.cc"
+    "${ROOT}/src/normalization/webhook_fields.cc"
     "${ROOT}/src/normalization/webhook_normalizer.cc"
   )
   mkdir -p "${OUT}/obj"

@@ -1,24 +1,15 @@
 #include "src/normalization/gateway_callback_normalizer.h"
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/normalization/testdata.h"
 
 namespace paymento::bridge {
 namespace {
-
-std::string ReadTestdata(const std::string& name) {
-  std::ifstream in(absl::StrCat(PAYMENTO_BRIDGE_TESTDATA_DIR, "/", name),
-                   std::ios::binary);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
 
 std::string CallbackBody(absl::string_view payment_id,
                          absl::string_view order_status) {

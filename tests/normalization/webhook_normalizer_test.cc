@@ -1,7 +1,5 @@
 #include "src/normalization/webhook_normalizer.h"
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,17 +7,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/normalization/testdata.h"
 
 namespace paymento::bridge {
 namespace {
-
-std::string ReadTestdata(const std::string& name) {
-  std::ifstream in(absl::StrCat(PAYMENTO_BRIDGE_TESTDATA_DIR, "/", name),
-                   std::ios::binary);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
 
 // Wraps a customer object in a body that is otherwise minimal.
 std::string BodyWithCustomer(absl::string_view customer) {
