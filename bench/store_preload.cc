@@ -3,7 +3,6 @@
 #include <openssl/sha.h>
 
 #include <deque>
-#include <future>
 #include <memory>
 #include <utility>
 
@@ -74,7 +73,7 @@ absl::Status PreloadStore(const std::string& store_path, int64_t count) {
   absl::StatusOr<v1::Event> sample = StoredEvent(webhooks, "evt_load_0", now);
   if (!sample.ok()) return sample.status();
 
-  std::deque<std::future<absl::StatusOr<AppendResult>>> pending;
+  std::deque<AppendFuture> pending;
   auto wait_oldest = [&pending]() -> absl::Status {
     absl::StatusOr<AppendResult> result = pending.front().get();
     pending.pop_front();

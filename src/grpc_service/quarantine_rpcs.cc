@@ -82,8 +82,7 @@ absl::StatusOr<QuarantineRecord> FindQuarantined(EventStore& store,
 // stored and whether it was a duplicate.
 absl::StatusOr<std::pair<v1::Event, bool>> StoreReleased(
     EventStore& store, v1::Event event, const QuarantineRecord& record) {
-  std::future<absl::StatusOr<AppendResult>> pending =
-      store.Append(event, record.body_sha256);
+  AppendFuture pending = store.Append(event, record.body_sha256);
   if (pending.wait_for(absl::ToChronoMilliseconds(kReleaseCommitTimeout)) !=
       std::future_status::ready) {
     return absl::UnavailableError(

@@ -180,8 +180,7 @@ IngressResponse WebhookHandler::Store(const IngressRequest& request,
   std::string type = event.type();
   *event.mutable_received_at() = ToTimestamp(request.received_at);
 
-  std::future<absl::StatusOr<AppendResult>> pending =
-      store_->Append(std::move(event), Sha256(request.body));
+  AppendFuture pending = store_->Append(std::move(event), Sha256(request.body));
   if (pending.wait_for(absl::ToChronoMilliseconds(options_.commit_timeout)) !=
       std::future_status::ready) {
     IngressResponse response =

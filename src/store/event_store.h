@@ -15,6 +15,8 @@
 #ifndef PAYMENTO_BRIDGE_SRC_STORE_EVENT_STORE_H_
 #define PAYMENTO_BRIDGE_SRC_STORE_EVENT_STORE_H_
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -22,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -41,6 +44,71 @@ struct AppendResult {
   // duplicate or a conflict. 0 when a conflicting first copy was deleted by
   // retention and only its tombstone remains.
   int64_t sequence = 0;
+};
+
+// The result of EventStore::Append, with std::future's wait_for and get.
+//
+// A store's writer sets one value per stored event, so the cost of setting
+// one counts. std::promise::set_value makes two futex calls: one finishes
+// its call_once and can wake a waiting thread before the value is there,
+// and one wakes the waiters. With a condition variable, the woken thread's
+// unlock of the mutex makes a futex call as well. Here setting a value makes
+// no system call when no thread waits and one when a thread does, and a
+// waiting thread wakes once.
+class AppendFuture {
+ public:
+  AppendFuture() = default;
+
+  bool valid() const { return state_ != nullptr; }
+
+  // Waits until the result is set or `timeout` passes.
+  template <typename Rep, typename Period>
+  std::future_status wait_for(
+      const std::chrono::duration<Rep, Period>& timeout) const {
+    return WaitUntil(std::chrono::steady_clock::now() +
+                     std::chrono::ceil<std::chrono::nanoseconds>(timeout))
+               ? std::future_status::ready
+               : std::future_status::timeout;
+  }
+
+  // Waits for the result and moves it out; call it once.
+  absl::StatusOr<AppendResult> get();
+
+ private:
+  friend class AppendPromise;
+
+  struct State {
+    // kPending, kWaiting once a thread may sleep on it, then kSet.
+    std::atomic<uint32_t> word{0};
+    absl::StatusOr<AppendResult> result;
+  };
+
+  explicit AppendFuture(std::shared_ptr<State> state)
+      : state_(std::move(state)) {}
+
+  // Returns false if `deadline` passes first; without one, waits forever.
+  bool WaitUntil(
+      std::optional<std::chrono::steady_clock::time_point> deadline) const;
+
+  std::shared_ptr<State> state_;
+};
+
+// Sets the result of one AppendFuture. A promise destroyed without a value
+// sets UNAVAILABLE, so no caller waits forever.
+class AppendPromise {
+ public:
+  AppendPromise();
+  AppendPromise(AppendPromise&&) = default;
+  AppendPromise& operator=(AppendPromise&& other);
+  ~AppendPromise();
+
+  AppendFuture get_future() { return AppendFuture(state_); }
+
+  // Sets the result; call it once.
+  void set_value(absl::StatusOr<AppendResult> result);
+
+ private:
+  std::shared_ptr<AppendFuture::State> state_;
 };
 
 // A request refused after its signature verified, kept with its exact bytes.
@@ -157,8 +225,7 @@ class EventStore {
   // verified body. The event's sequence is assigned by the store.
   // Fails with UNAVAILABLE when the store cannot write, and with
   // RESOURCE_EXHAUSTED when too many appends are already waiting.
-  virtual std::future<absl::StatusOr<AppendResult>> Append(
-      v1::Event event, std::string body_sha256) = 0;
+  virtual AppendFuture Append(v1::Event event, std::string body_sha256) = 0;
 
   // Stores a refused request. A record with the same body hash and reason
   // as an existing one is not stored twice; its id is returned instead.

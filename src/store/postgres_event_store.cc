@@ -134,13 +134,12 @@ void PostgresEventStore::CallListener(int64_t last) {
   if (listener) listener(last);
 }
 
-std::future<absl::StatusOr<AppendResult>> PostgresEventStore::Append(
-    v1::Event event, std::string body_sha256) {
+AppendFuture PostgresEventStore::Append(v1::Event event,
+                                        std::string body_sha256) {
   PendingAppend pending;
   pending.event = std::move(event);
   pending.body_sha256 = std::move(body_sha256);
-  std::future<absl::StatusOr<AppendResult>> future =
-      pending.promise.get_future();
+  AppendFuture future = pending.promise.get_future();
   absl::Status storable = CheckStorable(pending.event);
   if (!storable.ok()) {
     pending.promise.set_value(storable);

@@ -57,8 +57,7 @@ class PostgresEventStore : public EventStore {
       absl::string_view url, PostgresStoreOptions options = {});
   ~PostgresEventStore() override;
 
-  std::future<absl::StatusOr<AppendResult>> Append(
-      v1::Event event, std::string body_sha256) override;
+  AppendFuture Append(v1::Event event, std::string body_sha256) override;
   absl::StatusOr<int64_t> Quarantine(QuarantineRecord record) override;
   absl::StatusOr<std::vector<QuarantineRecord>> ListQuarantined(
       int64_t after_id, int limit) override;
@@ -127,7 +126,7 @@ class PostgresEventStore : public EventStore {
   struct PendingAppend {
     v1::Event event;
     std::string body_sha256;
-    std::promise<absl::StatusOr<AppendResult>> promise;
+    AppendPromise promise;
     absl::StatusOr<AppendResult> result = AppendResult{};
   };
 

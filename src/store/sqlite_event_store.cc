@@ -212,13 +212,12 @@ void SqliteEventStore::SetCommitListener(CommitListener listener) {
   listener_ = std::move(listener);
 }
 
-std::future<absl::StatusOr<AppendResult>> SqliteEventStore::Append(
-    v1::Event event, std::string body_sha256) {
+AppendFuture SqliteEventStore::Append(v1::Event event,
+                                      std::string body_sha256) {
   PendingAppend pending;
   pending.event = std::move(event);
   pending.body_sha256 = std::move(body_sha256);
-  std::future<absl::StatusOr<AppendResult>> future =
-      pending.promise.get_future();
+  AppendFuture future = pending.promise.get_future();
 
   absl::MutexLock lock(&queue_mu_);
   if (closing_) {

@@ -48,8 +48,7 @@ class SqliteEventStore : public EventStore {
       const std::string& path, SqliteStoreOptions options = {});
   ~SqliteEventStore() override;
 
-  std::future<absl::StatusOr<AppendResult>> Append(
-      v1::Event event, std::string body_sha256) override;
+  AppendFuture Append(v1::Event event, std::string body_sha256) override;
   absl::StatusOr<int64_t> Quarantine(QuarantineRecord record) override;
   absl::StatusOr<std::vector<QuarantineRecord>> ListQuarantined(
       int64_t after_id, int limit) override;
@@ -104,7 +103,7 @@ class SqliteEventStore : public EventStore {
     std::string body_sha256;
     // The stored form of `event`, set when it is inserted.
     std::string serialized;
-    std::promise<absl::StatusOr<AppendResult>> promise;
+    AppendPromise promise;
     absl::StatusOr<AppendResult> result = AppendResult{};
   };
 

@@ -203,7 +203,7 @@ TEST_P(EventStoreContractTest, SameIdSameBodyIsDuplicate) {
 }
 
 TEST_P(EventStoreContractTest, DuplicateInOneBatchIsStoredOnce) {
-  std::vector<std::future<absl::StatusOr<AppendResult>>> futures;
+  std::vector<AppendFuture> futures;
   for (int i = 0; i < 5; ++i) {
     futures.push_back(
         store_->Append(MakeEvent("evt_same", "payment_link.paid"), "hash"));
@@ -237,7 +237,7 @@ TEST_P(EventStoreContractTest, MixedBatchKeepsOutcomesAndOrder) {
       {"evt_new_3", "n3", AppendOutcome::kStored, 4},
       {"evt_new_1", "changed", AppendOutcome::kConflict, 2},
   };
-  std::vector<std::future<absl::StatusOr<AppendResult>>> futures;
+  std::vector<AppendFuture> futures;
   for (const Case& test : cases) {
     futures.push_back(
         store_->Append(MakeEvent(test.id, "payment_link.paid"), test.hash));
@@ -433,7 +433,7 @@ TEST_P(EventStoreContractTest, ReaderAfterCursorNeverMissesAnEvent) {
     for (int t = 0; t < kThreadsPerWriter; ++t) {
       appenders.emplace_back([&, w, t] {
         for (int round = 0; round < kRounds; ++round) {
-          std::vector<std::future<absl::StatusOr<AppendResult>>> futures;
+          std::vector<AppendFuture> futures;
           for (int i = 0; i < kInFlight; ++i) {
             std::string id =
                 absl::StrCat("evt_", w, "_", t, "_", round, "_", i);

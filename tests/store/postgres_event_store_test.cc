@@ -191,8 +191,8 @@ TEST_F(PostgresEventStoreTest, ReplicasStoreTheSameEventOnce) {
   ASSERT_NE(first, nullptr);
   ASSERT_NE(second, nullptr);
   constexpr int kEvents = 200;
-  std::vector<std::future<absl::StatusOr<AppendResult>>> on_first;
-  std::vector<std::future<absl::StatusOr<AppendResult>>> on_second;
+  std::vector<AppendFuture> on_first;
+  std::vector<AppendFuture> on_second;
   for (int i = 0; i < kEvents; ++i) {
     std::string id = absl::StrCat("evt_both_", i);
     on_first.push_back(first->Append(MakeEvent(id), id));

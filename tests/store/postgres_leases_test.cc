@@ -71,7 +71,7 @@ class PostgresLeasesTest : public ::testing::Test {
     record.created_at = absl::Now();
     record.max_delivery_attempts = max_delivery_attempts;
     ASSERT_TRUE(first_->CreateSubscription(record).ok());
-    std::vector<std::future<absl::StatusOr<AppendResult>>> appended;
+    std::vector<AppendFuture> appended;
     for (int i = 0; i < count; ++i) {
       v1::Event event;
       event.set_id(absl::StrCat("evt_", i));
