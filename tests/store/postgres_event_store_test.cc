@@ -220,13 +220,14 @@ TEST_F(PostgresEventStoreTest, CommitOnOneReplicaWakesTheOther) {
   std::unique_ptr<PostgresEventStore> reader = Open();
   ASSERT_NE(writer, nullptr);
   ASSERT_NE(reader, nullptr);
-  std::atomic<int64_t> heard{0};
-  reader->SetCommitListener([&](int64_t last) { heard.store(last); });
+  // The listener may run after this test's frame is gone.
+  auto heard = std::make_shared<std::atomic<int64_t>>(0);
+  reader->SetCommitListener([heard](int64_t last) { heard->store(last); });
 
   absl::Time sent = absl::Now();
   ASSERT_TRUE(writer->Append(MakeEvent("evt_wake"), "wake").get().ok());
-  ASSERT_TRUE(Eventually([&] { return heard.load() == 1; }, absl::Seconds(1)))
-      << "heard " << heard.load();
+  ASSERT_TRUE(Eventually([&] { return heard->load() == 1; }, absl::Seconds(1)))
+      << "heard " << heard->load();
   EXPECT_LT(absl::Now() - sent, absl::Seconds(1));
   EXPECT_EQ(reader->LastSequence(), 1);
 }
@@ -301,8 +302,9 @@ TEST(PostgresOutageTest, StoreRecoversWhenTheDatabaseReturns) {
   absl::StatusOr<std::unique_ptr<PostgresEventStore>> store =
       PostgresEventStore::Open((*server)->url());
   ASSERT_TRUE(store.ok()) << store.status();
-  std::atomic<int64_t> heard{0};
-  (*store)->SetCommitListener([&](int64_t last) { heard.store(last); });
+  // The listener may run after this test's frame is gone.
+  auto heard = std::make_shared<std::atomic<int64_t>>(0);
+  (*store)->SetCommitListener([heard](int64_t last) { heard->store(last); });
   ASSERT_TRUE((*store)->Append(MakeEvent("evt_before"), "1").get().ok());
 
   ASSERT_TRUE((*server)->StopServer().ok());
@@ -333,8 +335,8 @@ TEST(PostgresOutageTest, StoreRecoversWhenTheDatabaseReturns) {
       PostgresEventStore::Open((*server)->url());
   ASSERT_TRUE(other.ok()) << other.status();
   ASSERT_TRUE((*other)->Append(MakeEvent("evt_other"), "4").get().ok());
-  EXPECT_TRUE(Eventually([&] { return heard.load() == 3; }, absl::Seconds(2)))
-      << "heard " << heard.load();
+  EXPECT_TRUE(Eventually([&] { return heard->load() == 3; }, absl::Seconds(2)))
+      << "heard " << heard->load();
   (*other)->Close();
   (*store)->Close();
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -210,8 +211,10 @@ TEST_F(SqliteEventStoreTest, RecentSerializedOnlyFromMemory) {
 TEST_F(SqliteEventStoreTest, ConcurrentAppendsShareCommits) {
   constexpr int kThreads = 16;
   constexpr int kPerThread = 50;
-  std::atomic<int> commits{0};
-  store_->SetCommitListener([&](int64_t) { commits.fetch_add(1); });
+  // The writer calls the listener after it answers the appends, so the
+  // count must outlive this test's frame as well as the store.
+  auto commits = std::make_shared<std::atomic<int>>(0);
+  store_->SetCommitListener([commits](int64_t) { commits->fetch_add(1); });
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -224,7 +227,7 @@ TEST_F(SqliteEventStoreTest, ConcurrentAppendsShareCommits) {
   for (std::thread& thread : threads) thread.join();
   EXPECT_EQ(store_->LastSequence(), kThreads * kPerThread);
   // Group commit: far fewer transactions than appends.
-  EXPECT_LT(commits.load(), kThreads * kPerThread);
+  EXPECT_LT(commits->load(), kThreads * kPerThread);
 
   absl::StatusOr<std::vector<v1::Event>> all =
       store_->ReadAfter(0, kThreads * kPerThread);
