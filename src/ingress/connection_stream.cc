@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -111,8 +112,44 @@ bool ConnectionStream::WaitForRequest(absl::Duration idle_timeout,
     if (stopping()) return false;
     absl::Duration left = give_up - absl::Now();
     if (left <= absl::ZeroDuration()) return false;
+    if (ssl_ == nullptr && left >= kStopCheckInterval && SetReceiveTimeout()) {
+      switch (ReceiveForOneInterval()) {
+        case Arrival::kBytes:
+          return true;
+        case Arrival::kClosed:
+          return false;
+        case Arrival::kNothing:
+          continue;
+      }
+    }
     if (Poll(POLLIN, std::min(left, kStopCheckInterval))) return true;
   }
+}
+
+bool ConnectionStream::SetReceiveTimeout() {
+  if (receive_timeout_ == ReceiveTimeout::kUnset) {
+    timeval interval = absl::ToTimeval(kStopCheckInterval);
+    receive_timeout_ = ::setsockopt(socket_, SOL_SOCKET, SO_RCVTIMEO, &interval,
+                                    sizeof(interval)) == 0
+                           ? ReceiveTimeout::kSet
+                           : ReceiveTimeout::kFailed;
+  }
+  return receive_timeout_ == ReceiveTimeout::kSet;
+}
+
+ConnectionStream::Arrival ConnectionStream::ReceiveForOneInterval() {
+  if (buffer_ == nullptr) buffer_.reset(new char[kReadBlockBytes]);
+  ssize_t received = ::recv(socket_, buffer_.get(), kReadBlockBytes, 0);
+  if (received > 0) {
+    buffer_size_ = static_cast<size_t>(received);
+    buffer_offset_ = 0;
+    return Arrival::kBytes;
+  }
+  if (received < 0 &&
+      (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    return Arrival::kNothing;
+  }
+  return Arrival::kClosed;
 }
 
 void ConnectionStream::BeginRequest() {

@@ -159,6 +159,16 @@ class ConnectionStream : public httplib::Stream {
   // Fills the cached addresses on first use.
   void LoadAddresses() const;
   bool HasDecryptedBytes() const;
+  // Sets SO_RCVTIMEO to kStopCheckInterval on first use, so that every
+  // blocking recv ends by then. Other reads use MSG_DONTWAIT and are not
+  // affected. Returns false if the option cannot be set; waits then poll.
+  bool SetReceiveTimeout();
+  enum class Arrival { kBytes, kNothing, kClosed };
+  // On a plain connection with the receive timeout set, waits for bytes
+  // with one blocking recv, and keeps them in the buffer: one system call
+  // where poll and then recv take two. kClosed is the end of the stream or
+  // an error.
+  Arrival ReceiveForOneInterval();
   // Waits for `events` on the socket. Returns false on timeout or error.
   bool Poll(short events, absl::Duration timeout) const;
 
@@ -167,6 +177,8 @@ class ConnectionStream : public httplib::Stream {
   // Null without TLS.
   std::unique_ptr<SSL, SslFree> ssl_;
   bool handshake_required_ = false;
+  enum class ReceiveTimeout { kUnset, kSet, kFailed };
+  ReceiveTimeout receive_timeout_ = ReceiveTimeout::kUnset;
   // Set after a fatal TLS error, when no close_notify may be sent.
   bool tls_failed_ = false;
   bool close_notify_sent_ = false;

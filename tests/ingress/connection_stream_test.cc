@@ -173,6 +173,61 @@ TEST_F(ConnectionStreamTest, WaitForRequestStopsWhenAsked) {
       stream.WaitForRequest(absl::Milliseconds(150), [] { return false; }));
 }
 
+// Waits of 100 ms or more block in recv, so the bytes that end them are
+// already read when WaitForRequest returns.
+TEST_F(ConnectionStreamTest, WaitForRequestKeepsTheBytesThatEndIt) {
+  ConnectionStream stream(sockets_[0], SmallLimits());
+  std::thread client([this] {
+    absl::SleepFor(absl::Milliseconds(250));
+    Send("late\n");
+  });
+  absl::Time start = absl::Now();
+  EXPECT_TRUE(stream.WaitForRequest(absl::Seconds(10), [] { return false; }));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  client.join();
+
+  stream.BeginRequest();
+  char buffer[5];
+  ASSERT_EQ(stream.read(buffer, 5), 5);
+  EXPECT_EQ(std::string(buffer, 5), "late\n");
+}
+
+TEST_F(ConnectionStreamTest, WaitForRequestEndsWhenThePeerCloses) {
+  ConnectionStream stream(sockets_[0], SmallLimits());
+  std::thread client([this] {
+    absl::SleepFor(absl::Milliseconds(250));
+    CloseClient();
+  });
+  absl::Time start = absl::Now();
+  EXPECT_FALSE(stream.WaitForRequest(absl::Seconds(10), [] { return false; }));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  client.join();
+}
+
+TEST_F(ConnectionStreamTest, WaitForRequestNoticesAStopWhileItWaits) {
+  ConnectionStream stream(sockets_[0], SmallLimits());
+  std::atomic<bool> stopping{false};
+  std::thread stopper([&stopping] {
+    absl::SleepFor(absl::Milliseconds(250));
+    stopping = true;
+  });
+  absl::Time start = absl::Now();
+  EXPECT_FALSE(stream.WaitForRequest(absl::Seconds(10),
+                                     [&stopping] { return stopping.load(); }));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  stopper.join();
+}
+
+TEST_F(ConnectionStreamTest, WaitForRequestEndsAtTheIdleTimeout) {
+  ConnectionStream stream(sockets_[0], SmallLimits());
+  absl::Time start = absl::Now();
+  EXPECT_FALSE(
+      stream.WaitForRequest(absl::Milliseconds(350), [] { return false; }));
+  absl::Duration waited = absl::Now() - start;
+  EXPECT_GE(waited, absl::Milliseconds(350));
+  EXPECT_LT(waited, absl::Seconds(5));
+}
+
 TEST_F(ConnectionStreamTest, WriteAllAfterHeaderLimit) {
   ConnectionStream stream(sockets_[0], SmallLimits());
   stream.BeginRequest();
