@@ -161,7 +161,7 @@ class ConnectionStream : public httplib::Stream {
   bool HasDecryptedBytes() const;
   // Sets SO_RCVTIMEO to kStopCheckInterval on first use, so that every
   // blocking recv ends by then. Other reads use MSG_DONTWAIT and are not
-  // affected. Returns false if the option cannot be set; waits then poll.
+  // affected. Returns false if the option cannot be set, and waits then poll.
   bool SetReceiveTimeout();
   enum class Arrival { kBytes, kNothing, kClosed };
   // On a plain connection with the receive timeout set, waits for bytes

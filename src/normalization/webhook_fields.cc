@@ -8,8 +8,8 @@
 namespace paymento::bridge {
 namespace {
 
-// Longest number the reader skips. A number without an exponent this short
-// is always finite as a double.
+// The maximum length of a number the reader skips. A number without an
+// exponent this short is always finite as a double.
 constexpr std::ptrdiff_t kMaxPlainNumberLength = 64;
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
@@ -224,21 +224,21 @@ bool ReadEvent(PlainReader& reader, WebhookFields& fields) {
 }
 
 bool ReadPaymentLink(PlainReader& reader, WebhookFields& fields) {
+  struct TextField {
+    absl::string_view key;
+    std::string* out;
+  };
+  const TextField texts[] = {
+      {"id", &fields.link_id},
+      {"title", &fields.link_title},
+      {"description", &fields.link_description},
+      {"status", &fields.link_status},
+      {"type", &fields.link_type},
+      {"url", &fields.link_url},
+      {"integrationMetadata", &fields.link_integration_metadata},
+  };
   uint32_t seen = 0;
   return reader.ReadObject([&](absl::string_view key) {
-    struct TextField {
-      absl::string_view key;
-      std::string* out;
-    };
-    const TextField texts[] = {
-        {"id", &fields.link_id},
-        {"title", &fields.link_title},
-        {"description", &fields.link_description},
-        {"status", &fields.link_status},
-        {"type", &fields.link_type},
-        {"url", &fields.link_url},
-        {"integrationMetadata", &fields.link_integration_metadata},
-    };
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); ++i) {
       if (key == texts[i].key) {
         return FirstTime(seen, 1u << i) && ReadText(reader, texts[i].out);

@@ -30,8 +30,8 @@
 
 namespace paymento::bridge {
 
-// Text fields hold what TextMember in json_fields.h returns; time fields
-// hold a member's text only when it is a string.
+// Text fields contain what TextMember in json_fields.h returns. Time fields
+// contain a member's text only when it is a string.
 struct WebhookFields {
   std::string event_id;
   std::string event_type;
@@ -52,8 +52,8 @@ struct WebhookFields {
   bool has_customer = false;
   std::string customer_email;
   std::string customer_name;
-  // In body order; a key named twice keeps its last value when applied in
-  // order, as in the document.
+  // Pairs in body order. Applied in order, a key named twice keeps its last
+  // value, as in the document.
   std::vector<std::pair<std::string, std::string>> customer_metadata;
 
   bool has_merchant = false;
@@ -62,7 +62,7 @@ struct WebhookFields {
 };
 
 // Reads `body` in one pass. Returns nullopt for every body listed at the top
-// of this file; the caller then reads it as a document.
+// of this file, and the caller then reads it as a document.
 std::optional<WebhookFields> ReadPlainWebhookFields(absl::string_view body);
 
 }  // namespace paymento::bridge

@@ -45,7 +45,7 @@ bool AppendFuture::WaitUntil(
       left.tv_nsec = static_cast<long>(nanos % 1000000000);
     }
     // Returns at once when the word is no longer kWaiting, and may return
-    // early on a signal; the loop checks again either way.
+    // early on a signal. The loop checks again either way.
     syscall(SYS_futex, FutexWord(word), FUTEX_WAIT_PRIVATE, kWaiting,
             deadline.has_value() ? &left : nullptr, nullptr, 0);
     seen = word.load(std::memory_order_acquire);

@@ -71,14 +71,15 @@ class AppendFuture {
                : std::future_status::timeout;
   }
 
-  // Waits for the result and moves it out; call it once.
+  // Waits for the result and moves it out. Call it once.
   absl::StatusOr<AppendResult> get();
 
  private:
   friend class AppendPromise;
 
   struct State {
-    // kPending, kWaiting once a thread may sleep on it, then kSet.
+    // The futex word: kPending, then kWaiting once a thread may sleep on it,
+    // then kSet.
     std::atomic<uint32_t> word{0};
     absl::StatusOr<AppendResult> result;
   };
@@ -104,7 +105,7 @@ class AppendPromise {
 
   AppendFuture get_future() { return AppendFuture(state_); }
 
-  // Sets the result; call it once.
+  // Sets the result. Call it once.
   void set_value(absl::StatusOr<AppendResult> result);
 
  private:

@@ -175,7 +175,7 @@ TEST_F(ConnectionStreamTest, WaitForRequestStopsWhenAsked) {
 
 // Waits of 100 ms or more block in recv, so the bytes that end them are
 // already read when WaitForRequest returns.
-TEST_F(ConnectionStreamTest, WaitForRequestKeepsTheBytesThatEndIt) {
+TEST_F(ConnectionStreamTest, WaitForRequestBuffersLateBytes) {
   ConnectionStream stream(sockets_[0], SmallLimits());
   std::thread client([this] {
     absl::SleepFor(absl::Milliseconds(250));

@@ -75,8 +75,8 @@ TEST(WebhookFieldsTest, ReadsPlainBodiesAsTheDocumentDoes) {
   };
   for (const std::string& body : bodies) {
     SCOPED_TRACE(body);
-    // The body with "event" named twice is the one the plain reader must
-    // decline; every other one here it reads.
+    // The plain reader must decline the body with "event" named twice, and
+    // read every other one here.
     bool twice = body.find(R"("event":7)") != std::string::npos;
     EXPECT_EQ(ReadPlainWebhookFields(body).has_value(), !twice);
     ExpectSameAsDocument(body);
@@ -173,7 +173,7 @@ TEST(WebhookFieldsTest, AgreesWithTheDocumentOnAlteredBodies) {
     if (HasFailure()) return;
   }
   // Most single changes land in a string or whitespace and leave the body
-  // plain; a reader that took none would test nothing here.
+  // plain. A reader that took none would test nothing here.
   EXPECT_GT(plain_count, iterations / 10);
 }
 

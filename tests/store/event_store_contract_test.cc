@@ -309,8 +309,8 @@ TEST_P(EventStoreContractTest, MissingEventsAreNullopt) {
 TEST_P(EventStoreContractTest, ConcurrentAppendsShareCommits) {
   constexpr int kThreads = 16;
   constexpr int kPerThread = 50;
-  // The writer calls the listener after it answers the appends, so the
-  // count must outlive this test's frame as well as the store.
+  // The writer calls the listener after it sets the appends' results, so
+  // the count must outlive this test's frame as well as the store.
   auto commits = std::make_shared<std::atomic<int>>(0);
   store_->SetCommitListener([commits](int64_t) { commits->fetch_add(1); });
   std::vector<std::thread> threads;

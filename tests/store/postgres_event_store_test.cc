@@ -221,13 +221,15 @@ TEST_F(PostgresEventStoreTest, CommitOnOneReplicaWakesTheOther) {
   ASSERT_NE(writer, nullptr);
   ASSERT_NE(reader, nullptr);
   // The listener may run after this test's frame is gone.
-  auto heard = std::make_shared<std::atomic<int64_t>>(0);
-  reader->SetCommitListener([heard](int64_t last) { heard->store(last); });
+  auto heard_sequence = std::make_shared<std::atomic<int64_t>>(0);
+  reader->SetCommitListener(
+      [heard_sequence](int64_t last) { heard_sequence->store(last); });
 
   absl::Time sent = absl::Now();
   ASSERT_TRUE(writer->Append(MakeEvent("evt_wake"), "wake").get().ok());
-  ASSERT_TRUE(Eventually([&] { return heard->load() == 1; }, absl::Seconds(1)))
-      << "heard " << heard->load();
+  ASSERT_TRUE(
+      Eventually([&] { return heard_sequence->load() == 1; }, absl::Seconds(1)))
+      << "heard sequence " << heard_sequence->load();
   EXPECT_LT(absl::Now() - sent, absl::Seconds(1));
   EXPECT_EQ(reader->LastSequence(), 1);
 }
@@ -303,8 +305,9 @@ TEST(PostgresOutageTest, StoreRecoversWhenTheDatabaseReturns) {
       PostgresEventStore::Open((*server)->url());
   ASSERT_TRUE(store.ok()) << store.status();
   // The listener may run after this test's frame is gone.
-  auto heard = std::make_shared<std::atomic<int64_t>>(0);
-  (*store)->SetCommitListener([heard](int64_t last) { heard->store(last); });
+  auto heard_sequence = std::make_shared<std::atomic<int64_t>>(0);
+  (*store)->SetCommitListener(
+      [heard_sequence](int64_t last) { heard_sequence->store(last); });
   ASSERT_TRUE((*store)->Append(MakeEvent("evt_before"), "1").get().ok());
 
   ASSERT_TRUE((*server)->StopServer().ok());
@@ -335,8 +338,9 @@ TEST(PostgresOutageTest, StoreRecoversWhenTheDatabaseReturns) {
       PostgresEventStore::Open((*server)->url());
   ASSERT_TRUE(other.ok()) << other.status();
   ASSERT_TRUE((*other)->Append(MakeEvent("evt_other"), "4").get().ok());
-  EXPECT_TRUE(Eventually([&] { return heard->load() == 3; }, absl::Seconds(2)))
-      << "heard " << heard->load();
+  EXPECT_TRUE(
+      Eventually([&] { return heard_sequence->load() == 3; }, absl::Seconds(2)))
+      << "heard sequence " << heard_sequence->load();
   (*other)->Close();
   (*store)->Close();
 }
