@@ -1,6 +1,7 @@
 #include "src/streaming/subscription.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "absl/random/random.h"
@@ -26,10 +27,10 @@ constexpr int kRefillBatch = 512;
 // ones, because the store's reads have no byte limit.
 constexpr size_t kReadBytes = 4 << 20;
 
-std::future<absl::Status> ReadyFuture(absl::Status status) {
+std::shared_future<absl::Status> ReadyFuture(absl::Status status) {
   std::promise<absl::Status> promise;
   promise.set_value(std::move(status));
-  return promise.get_future();
+  return promise.get_future().share();
 }
 
 }  // namespace
@@ -413,9 +414,15 @@ int64_t Subscription::FloorLocked() const {
   return floor;
 }
 
-std::future<absl::Status> Subscription::FlushLocked() {
+std::shared_future<absl::Status> Subscription::FlushLocked() {
   int64_t floor = FloorLocked();
   if (dirty_.empty() && floor <= saved_cursor_) {
+    // Nothing new, but an earlier write may still be queued: a seek that
+    // did not wait for it would have its rows overwritten by it.
+    if (last_write_.valid() && last_write_.wait_for(std::chrono::seconds(0)) !=
+                                   std::future_status::ready) {
+      return last_write_;
+    }
     return ReadyFuture(absl::OkStatus());
   }
   DeliveryUpdate update;
@@ -430,7 +437,8 @@ std::future<absl::Status> Subscription::FlushLocked() {
     update.cursor = floor;
     saved_cursor_ = floor;
   }
-  return environment_.store->SaveDeliveries(std::move(update));
+  last_write_ = environment_.store->SaveDeliveries(std::move(update)).share();
+  return last_write_;
 }
 
 void Subscription::ScheduleLeaseTimerLocked() {
@@ -530,9 +538,9 @@ std::map<int64_t, Subscription::Entry>::iterator Subscription::FindLeaseLocked(
   return it;
 }
 
-std::future<absl::Status> Subscription::Acknowledge(
+std::shared_future<absl::Status> Subscription::Acknowledge(
     const std::vector<std::string>& ids, int* acknowledged) {
-  if (shared_) return AcknowledgeShared(ids, acknowledged);
+  if (shared_) return AcknowledgeShared(ids, acknowledged).share();
   absl::MutexLock lock(&mu_);
   *acknowledged = 0;
   for (const std::string& id : ids) {

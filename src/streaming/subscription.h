@@ -111,8 +111,8 @@ class Subscription : public CommitWaiter,
   // Acknowledges the deliveries whose ack ids match a live lease; the
   // future is ready once that is durable. Unknown, expired and repeated ack
   // ids are ignored. Sets `acknowledged` to the number that matched.
-  std::future<absl::Status> Acknowledge(const std::vector<std::string>& ids,
-                                        int* acknowledged);
+  std::shared_future<absl::Status> Acknowledge(
+      const std::vector<std::string>& ids, int* acknowledged);
   // Extends matching leases to now + `deadline`, or returns them at once
   // when `deadline` is zero. Returns the number that matched.
   absl::StatusOr<int> ModifyAckDeadline(const std::vector<std::string>& ids,
@@ -212,7 +212,10 @@ class Subscription : public CommitWaiter,
   void MarkDirtyLocked(int64_t sequence, const Entry& entry,
                        absl::Time acknowledged_at = absl::UnixEpoch())
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::future<absl::Status> FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues the dirty records and the cursor for the store. The future is
+  // ready once they, and every write queued before them, are stored.
+  std::shared_future<absl::Status> FlushLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t FloorLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ScheduleLeaseTimerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnLeaseTimer();
@@ -282,6 +285,9 @@ class Subscription : public CommitWaiter,
   std::map<DeliverySink*, SinkState> sinks_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, DeliveryRecord> dirty_ ABSL_GUARDED_BY(mu_);
   int64_t saved_cursor_ ABSL_GUARDED_BY(mu_);
+  // The last write FlushLocked queued. The store applies a subscription's
+  // writes in order, so once it is stored the earlier ones are too.
+  std::shared_future<absl::Status> last_write_ ABSL_GUARDED_BY(mu_);
   uint64_t next_generation_ ABSL_GUARDED_BY(mu_);
   bool refill_scheduled_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<absl::Time> lease_timer_at_ ABSL_GUARDED_BY(mu_);
