@@ -28,6 +28,29 @@ int64_t ToMicros(const google::protobuf::Timestamp& timestamp) {
   return timestamp.seconds() * 1000000 + timestamp.nanos() / 1000;
 }
 
+// Returns `rest`, an event serialized without a sequence, after the
+// sequence field. The C++ serializer writes fields in field-number order and
+// the sequence is field 1, so this equals serializing with the sequence set.
+std::string WithSequence(int64_t sequence, absl::string_view rest) {
+  constexpr char kSequenceTag = (1 << 3) | 0;  // field 1, varint
+  char prefix[11];
+  size_t size = 0;
+  prefix[size++] = kSequenceTag;
+  for (uint64_t value = static_cast<uint64_t>(sequence);;) {
+    if (value < 0x80) {
+      prefix[size++] = static_cast<char>(value);
+      break;
+    }
+    prefix[size++] = static_cast<char>((value & 0x7f) | 0x80);
+    value >>= 7;
+  }
+  std::string stored;
+  stored.reserve(size + rest.size());
+  stored.append(prefix, size);
+  stored.append(rest.data(), rest.size());
+  return stored;
+}
+
 absl::StatusOr<v1::Event> ParseEvent(absl::string_view blob) {
   v1::Event event;
   if (!event.ParseFromArray(blob.data(), static_cast<int>(blob.size()))) {
@@ -215,7 +238,14 @@ void SqliteEventStore::SetCommitListener(CommitListener listener) {
 AppendFuture SqliteEventStore::Append(v1::Event event,
                                       std::string body_sha256) {
   PendingAppend pending;
-  pending.event = std::move(event);
+  event.clear_sequence();
+  event.SerializeToString(&pending.serialized);
+  pending.received_us = ToMicros(event.received_at());
+  pending.customer_email = absl::AsciiStrToLower(event.customer().email());
+  pending.payment_link_id =
+      std::move(*event.mutable_payment_link()->mutable_id());
+  pending.event_id = std::move(*event.mutable_id());
+  pending.type = std::move(*event.mutable_type());
   pending.body_sha256 = std::move(body_sha256);
   AppendFuture future = pending.promise.get_future();
 
@@ -333,35 +363,34 @@ absl::Status SqliteEventStore::AppendOneLocked(PendingAppend& pending,
   // Claiming the id first takes one lookup in event_ids for a new event,
   // the usual case, where a SELECT before the INSERT would take two.
   int64_t sequence = next_sequence;
-  int64_t received_us = ToMicros(pending.event.received_at());
   absl::StatusOr<SqliteStatement> remember = writer_->Prepare(
       "INSERT INTO event_ids (event_id, sequence, body_sha256,"
       " first_received_us) VALUES (?1, ?2, ?3, ?4)"
       " ON CONFLICT (event_id) DO NOTHING");
   if (!remember.ok()) return remember.status();
-  remember->BindText(1, pending.event.id());
+  remember->BindText(1, pending.event_id);
   remember->BindInt64(2, sequence);
   remember->BindBlob(3, pending.body_sha256);
-  remember->BindInt64(4, received_us);
+  remember->BindInt64(4, pending.received_us);
   absl::Status remembered = remember->Run();
   if (!remembered.ok()) return remembered;
   if (sqlite3_changes(writer_->handle()) == 0) {
     return RecordRepeatLocked(pending);
   }
 
-  pending.event.set_sequence(sequence);
-  pending.event.SerializeToString(&pending.serialized);
+  pending.sequence = sequence;
+  pending.serialized = WithSequence(sequence, pending.serialized);
   absl::StatusOr<SqliteStatement> insert = writer_->Prepare(
       "INSERT INTO events (sequence, event_id, type, received_at_us,"
       " customer_email, payment_link_id, event)"
       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   if (!insert.ok()) return insert.status();
   insert->BindInt64(1, sequence);
-  insert->BindText(2, pending.event.id());
-  insert->BindText(3, pending.event.type());
-  insert->BindInt64(4, received_us);
-  insert->BindText(5, absl::AsciiStrToLower(pending.event.customer().email()));
-  insert->BindText(6, pending.event.payment_link().id());
+  insert->BindText(2, pending.event_id);
+  insert->BindText(3, pending.type);
+  insert->BindInt64(4, pending.received_us);
+  insert->BindText(5, pending.customer_email);
+  insert->BindText(6, pending.payment_link_id);
   insert->BindBlob(7, pending.serialized);
   absl::Status inserted = insert->Run();
   if (!inserted.ok()) return inserted;
@@ -375,12 +404,12 @@ absl::Status SqliteEventStore::RecordRepeatLocked(PendingAppend& pending) {
   absl::StatusOr<SqliteStatement> lookup = writer_->Prepare(
       "SELECT sequence, body_sha256 FROM event_ids WHERE event_id = ?1");
   if (!lookup.ok()) return lookup.status();
-  lookup->BindText(1, pending.event.id());
+  lookup->BindText(1, pending.event_id);
   absl::StatusOr<bool> found = lookup->Step();
   if (!found.ok()) return found.status();
   if (!*found) {
     return absl::InternalError(
-        absl::StrCat("event id ", pending.event.id(),
+        absl::StrCat("event id ", pending.event_id,
                      " was neither inserted into event_ids nor found there"));
   }
   int64_t first_sequence = lookup->ColumnInt64(0);
@@ -394,7 +423,7 @@ absl::Status SqliteEventStore::RecordRepeatLocked(PendingAppend& pending) {
       "UPDATE event_ids SET duplicate_count = duplicate_count + 1"
       " WHERE event_id = ?1");
   if (!bump.ok()) return bump.status();
-  bump->BindText(1, pending.event.id());
+  bump->BindText(1, pending.event_id);
   absl::Status bumped = bump->Run();
   if (!bumped.ok()) return bumped;
   pending.result = AppendResult{AppendOutcome::kDuplicate, first_sequence};
@@ -457,7 +486,7 @@ void SqliteEventStore::RememberRecent(std::vector<PendingAppend>& batch) {
       continue;
     }
     recent_.push_back(std::make_shared<const SerializedEvent>(
-        SerializedEvent{pending.event.sequence(), pending.event.type(),
+        SerializedEvent{pending.sequence, std::move(pending.type),
                         std::move(pending.serialized)}));
     recent_size_ += recent_.back()->bytes.size();
   }

@@ -98,11 +98,19 @@ class SqliteEventStore : public EventStore {
       int64_t after_sequence) override;
 
  private:
+  // An event taken apart on the appending thread, so that the writer only
+  // prepends the sequence and binds the columns.
   struct PendingAppend {
-    v1::Event event;
-    std::string body_sha256;
-    // The stored form of `event`, set when it is inserted.
+    std::string event_id;
+    std::string type;
+    int64_t received_us = 0;
+    // Lowercased, as the customer e-mail index compares it.
+    std::string customer_email;
+    std::string payment_link_id;
+    // The event serialized without a sequence, then, once inserted, with it.
     std::string serialized;
+    int64_t sequence = 0;
+    std::string body_sha256;
     AppendPromise promise;
     absl::StatusOr<AppendResult> result = AppendResult{};
   };

@@ -2,7 +2,9 @@
 #include "src/store/sqlite_event_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <optional>
@@ -136,6 +138,89 @@ TEST_F(SqliteEventStoreTest, ReadAfterSameFromMemoryAndDisk) {
   absl::StatusOr<std::vector<v1::Event>> none = store_->ReadAfter(10, 4);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
+}
+
+v1::Event MakeFullEvent(const std::string& id) {
+  v1::Event event = MakeEvent(id, "payment_link.paid", "Jane@Example.com");
+  event.set_known_type(v1::EVENT_TYPE_PAYMENT_LINK_PAID);
+  event.mutable_created_at()->set_seconds(1700000000);
+  event.set_api_version("v1");
+  event.mutable_verification()->set_scheme(v1::SIGNATURE_SCHEME_BODY);
+  event.set_source(v1::EVENT_SOURCE_PAYMENT_LINK_WEBHOOK);
+  event.mutable_payment_link()->set_id("link_42");
+  (*event.mutable_customer()->mutable_metadata())["order"] = "A-17";
+  event.mutable_merchant()->set_id("merchant_7");
+  event.set_raw_body(R"({"event":{"id":")" + id + R"("}})");
+  return event;
+}
+
+// Stored bytes equal the event serialized with its sequence, for sequences
+// of 1, 2, 3 and 7 varint bytes.
+TEST_F(SqliteEventStoreTest, StoresEventSerializedWithItsSequence) {
+  std::vector<int64_t> starts = {0, 120, 16380, int64_t{1} << 42};
+  std::vector<v1::Event> appended;
+  for (int64_t start : starts) {
+    if (start != 0) {
+      store_.reset();
+      sqlite3* db = nullptr;
+      ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+      std::string update =
+          absl::StrCat("UPDATE sequence_counter SET last_sequence = ", start);
+      EXPECT_EQ(sqlite3_exec(db, update.c_str(), nullptr, nullptr, nullptr),
+                SQLITE_OK);
+      sqlite3_close(db);
+      Reopen();
+    }
+    std::vector<AppendFuture> futures;
+    std::vector<v1::Event> events;
+    for (int i = 0; i < 10; ++i) {
+      events.push_back(MakeFullEvent(absl::StrCat("evt_", start, "_", i)));
+      futures.push_back(store_->Append(events.back(), events.back().id()));
+    }
+    for (size_t i = 0; i < futures.size(); ++i) {
+      absl::StatusOr<AppendResult> result = futures[i].get();
+      ASSERT_TRUE(result.ok()) << result.status();
+      EXPECT_GT(result->sequence, start);
+      events[i].set_sequence(result->sequence);
+    }
+    std::sort(events.begin(), events.end(),
+              [](const v1::Event& a, const v1::Event& b) {
+                return a.sequence() < b.sequence();
+              });
+    EXPECT_EQ(events.front().sequence(), start + 1);
+
+    std::optional<std::vector<SerializedEventPtr>> recent =
+        store_->ReadRecentSerialized(start, 100);
+    ASSERT_TRUE(recent.has_value());
+    absl::StatusOr<std::vector<SerializedEventPtr>> stored =
+        store_->ReadSerializedAfter(start, 100);
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    ASSERT_EQ(recent->size(), events.size());
+    ASSERT_EQ(stored->size(), events.size());
+    for (size_t i = 0; i < events.size(); ++i) {
+      EXPECT_EQ((*recent)[i]->sequence, events[i].sequence());
+      EXPECT_EQ((*recent)[i]->type, "payment_link.paid");
+      EXPECT_EQ((*recent)[i]->bytes, events[i].SerializeAsString());
+      EXPECT_EQ((*stored)[i]->bytes, events[i].SerializeAsString());
+    }
+    appended.insert(appended.end(), events.begin(), events.end());
+  }
+
+  // The columns taken from the event still filter.
+  EventQuery by_link;
+  by_link.payment_link_id = "link_42";
+  by_link.customer_email = "JANE@EXAMPLE.COM";
+  by_link.type_patterns = {"payment_link.paid"};
+  by_link.limit = 1000;
+  absl::StatusOr<std::vector<v1::Event>> listed = store_->List(by_link);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->size(), appended.size());
+  absl::StatusOr<std::optional<StoredEvent>> last =
+      store_->GetById(appended.back().id());
+  ASSERT_TRUE(last.ok()) << last.status();
+  ASSERT_TRUE(last->has_value());
+  EXPECT_EQ((*last)->event.SerializeAsString(),
+            appended.back().SerializeAsString());
 }
 
 // The cache of recent events is bounded in bytes as well as in events, so
