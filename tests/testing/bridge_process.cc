@@ -1,6 +1,7 @@
 #include "tests/testing/bridge_process.h"
 
 #include <fcntl.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -15,9 +17,8 @@
 #include <utility>
 #include <vector>
 
-#include <httplib.h>
-
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -48,7 +49,8 @@ pid_t Spawn(const std::vector<std::string>& args,
     setenv(name.c_str(), value.c_str(), 1);
   }
   std::vector<char*> argv;
-  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  for (const std::string& arg : args)
+    argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
   execv(argv[0], argv.data());
   _exit(127);
@@ -93,15 +95,19 @@ int FreePort() {
 
 namespace {
 
+bool KeepTemp() {
+  const char* keep_value = getenv("PAYMENTO_BRIDGE_TEST_KEEP_TEMP");
+  absl::string_view keep = keep_value != nullptr ? keep_value : "";
+  return !keep.empty() && keep != "0";
+}
+
 // The directories that MakeTempDirectory created. The list is created on
 // the first call, so it is destroyed after every static object created
 // later, such as a bridge that a test suite shares.
 class TempDirectoryList {
  public:
   ~TempDirectoryList() {
-    const char* keep_value = getenv("PAYMENTO_BRIDGE_TEST_KEEP_TEMP");
-    absl::string_view keep = keep_value != nullptr ? keep_value : "";
-    if (!keep.empty() && keep != "0") return;
+    if (KeepTemp()) return;
     absl::MutexLock lock(&mu_);
     for (const std::string& path : paths_) {
       std::error_code ignored;
@@ -124,13 +130,51 @@ TempDirectoryList& TempDirectories() {
   return directories;
 }
 
+constexpr absl::string_view kTempPrefix = "paymento-bridge-test-";
+
+std::string TempBase() {
+  const char* base = getenv("TMPDIR");
+  return base != nullptr ? base : "/tmp";
+}
+
 }  // namespace
+
+void RemoveOrphanedTempDirectories(const std::string& base) {
+  std::error_code error;
+  std::filesystem::directory_iterator entries(base, error);
+  // Incremented with an error code, because operator++ throws on an error.
+  for (; !error && entries != std::filesystem::directory_iterator();
+       entries.increment(error)) {
+    const std::filesystem::directory_entry& entry = *entries;
+    std::string name = entry.path().filename().string();
+    if (!absl::StartsWith(name, kTempPrefix)) continue;
+    // The name is the prefix, the creating process's id, '-' and a suffix.
+    absl::string_view rest = absl::string_view(name).substr(kTempPrefix.size());
+    size_t dash = rest.find('-');
+    int pid = 0;
+    if (dash == absl::string_view::npos ||
+        !absl::SimpleAtoi(rest.substr(0, dash), &pid) || pid <= 0) {
+      continue;
+    }
+    if (kill(pid, 0) == 0 || errno != ESRCH) continue;
+    std::error_code ignored;
+    if (entry.is_symlink(ignored) || !entry.is_directory(ignored)) continue;
+    std::filesystem::remove_all(entry.path(), ignored);
+  }
+}
 
 std::string MakeTempDirectory() {
   TempDirectoryList& directories = TempDirectories();
-  const char* base = getenv("TMPDIR");
-  std::string pattern =
-      absl::StrCat(base != nullptr ? base : "/tmp", "/paymento-bridge-XXXXXX");
+  static const bool swept = [] {
+    RemoveOrphanedTempDirectories(TempBase());
+    return true;
+  }();
+  (void)swept;
+  // Kept directories carry no process id, so that no later sweep removes
+  // them.
+  std::string pattern = absl::StrCat(
+      TempBase(), "/", kTempPrefix,
+      KeepTemp() ? std::string("kept") : absl::StrCat(getpid()), "-XXXXXX");
   std::vector<char> buffer(pattern.begin(), pattern.end());
   buffer.push_back('\0');
   if (mkdtemp(buffer.data()) == nullptr) return "";

@@ -19,12 +19,17 @@ namespace paymento::bridge::test_support {
 // Returns a TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 
-// Creates a new empty directory under the system temporary directory. It is
-// deleted with its contents when the test process exits normally, unless
-// the environment variable PAYMENTO_BRIDGE_TEST_KEEP_TEMP is set to a value
+// Creates a new empty directory under $TMPDIR (default /tmp). It is deleted
+// with its contents when the test process exits normally, unless the
+// environment variable PAYMENTO_BRIDGE_TEST_KEEP_TEMP is set to a value
 // other than 0. A process killed by a signal, as on a CTest timeout, leaves
-// its directories behind.
+// its directories behind, and the first call in a later test process
+// removes them.
 std::string MakeTempDirectory();
+
+// Removes the directories under `base` that MakeTempDirectory made in test
+// processes that no longer run.
+void RemoveOrphanedTempDirectories(const std::string& base);
 
 struct BridgeOptions {
   std::string data_directory;
