@@ -130,13 +130,16 @@ double ProcessCpuSeconds(pid_t pid) {
   return CpuSecondsOfStat(ReadWholeFile(absl::StrCat("/proc/", pid, "/stat")));
 }
 
-// Returns the second field of a schedstat file, the nanoseconds the thread
-// spent ready to run but waiting for a CPU, in seconds, or -1.
-double WaitSecondsOfSchedstat(const std::string& schedstat) {
+// Returns field `index` of a schedstat file, in seconds, or -1. Field 0 is
+// the nanoseconds the thread ran, field 1 those it spent ready to run but
+// waiting for a CPU.
+double SecondsOfSchedstat(const std::string& schedstat, size_t index) {
   std::vector<absl::string_view> fields =
       absl::StrSplit(schedstat, absl::ByAnyChar(" \n"), absl::SkipEmpty());
   int64_t nanos = 0;
-  if (fields.size() < 2 || !absl::SimpleAtoi(fields[1], &nanos)) return -1;
+  if (fields.size() <= index || !absl::SimpleAtoi(fields[index], &nanos)) {
+    return -1;
+  }
   return static_cast<double>(nanos) / 1e9;
 }
 
@@ -167,13 +170,17 @@ ThreadsSample SampleThreads(pid_t pid, absl::string_view thread_name) {
   if (error) return sample;
   for (const auto& task : tasks) {
     std::string path = task.path().string();
-    double cpu = CpuSecondsOfStat(ReadWholeFile(path + "/stat"));
+    // schedstat counts in nanoseconds, stat in clock ticks of 10 ms, too
+    // coarse for a thread over a window of less than a second.
+    std::string schedstat = ReadWholeFile(path + "/schedstat");
+    double cpu = SecondsOfSchedstat(schedstat, 0);
+    if (cpu < 0) cpu = CpuSecondsOfStat(ReadWholeFile(path + "/stat"));
     if (cpu < 0) continue;
     sample.cpu_seconds += cpu;
     std::string name = ReadWholeFile(path + "/comm");
     if (absl::StripTrailingAsciiWhitespace(name) == thread_name) {
       sample.named_cpu_seconds += cpu;
-      double wait = WaitSecondsOfSchedstat(ReadWholeFile(path + "/schedstat"));
+      double wait = SecondsOfSchedstat(schedstat, 1);
       if (wait < 0 || sample.named_wait_seconds < 0) {
         sample.named_wait_seconds = -1;
       } else {
@@ -192,8 +199,8 @@ absl::StatusOr<CommitTotals> ReadCommitTotals(int admin_port) {
   admin.set_read_timeout(2);
   httplib::Result response = admin.Get("/metrics");
   if (!response || response->status != 200) {
-    return absl::UnavailableError(absl::StrCat(
-        "GET /metrics on admin port ", admin_port, " failed"));
+    return absl::UnavailableError(
+        absl::StrCat("GET /metrics on admin port ", admin_port, " failed"));
   }
   CommitTotals totals;
   int found = 0;

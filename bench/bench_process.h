@@ -55,8 +55,9 @@ struct ThreadsSample {
   int64_t context_switches = 0;
 };
 
-// Reads the stat and status files of every thread of `pid` in
-// /proc/PID/task. Threads that exited before the call are not counted.
+// Reads the schedstat, status and comm files of every thread of `pid` in
+// /proc/PID/task, and stat where schedstat is missing. Threads that exited
+// before the call are not counted.
 ThreadsSample SampleThreads(pid_t pid, absl::string_view thread_name);
 
 // Totals of the bridge's commit metrics, from GET /metrics on its admin
