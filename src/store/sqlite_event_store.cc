@@ -17,6 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "src/logging/log.h"
 #include "src/store/sqlite_schema.h"
 #include "src/store/type_filter.h"
@@ -29,24 +31,23 @@ int64_t ToMicros(const google::protobuf::Timestamp& timestamp) {
 }
 
 // Returns `rest`, an event serialized without a sequence, after the
-// sequence field. The C++ serializer writes fields in field-number order and
-// the sequence is field 1, so this equals serializing with the sequence set.
+// sequence field. The sequence is field 1 and the C++ serializer writes
+// fields in number order, so this equals serializing with the sequence set.
 std::string WithSequence(int64_t sequence, absl::string_view rest) {
-  constexpr char kSequenceTag = (1 << 3) | 0;  // field 1, varint
-  char prefix[11];
-  size_t size = 0;
-  prefix[size++] = kSequenceTag;
-  for (uint64_t value = static_cast<uint64_t>(sequence);;) {
-    if (value < 0x80) {
-      prefix[size++] = static_cast<char>(value);
-      break;
-    }
-    prefix[size++] = static_cast<char>((value & 0x7f) | 0x80);
-    value >>= 7;
-  }
+  using google::protobuf::internal::WireFormatLite;
+  using google::protobuf::io::CodedOutputStream;
+  // One tag byte, and at most 10 bytes for a 64-bit varint.
+  uint8_t prefix[1 + 10];
+  uint8_t* end = CodedOutputStream::WriteTagToArray(
+      WireFormatLite::MakeTag(v1::Event::kSequenceFieldNumber,
+                              WireFormatLite::WIRETYPE_VARINT),
+      prefix);
+  end = CodedOutputStream::WriteVarint64ToArray(static_cast<uint64_t>(sequence),
+                                                end);
   std::string stored;
-  stored.reserve(size + rest.size());
-  stored.append(prefix, size);
+  stored.reserve(static_cast<size_t>(end - prefix) + rest.size());
+  stored.append(reinterpret_cast<const char*>(prefix),
+                static_cast<size_t>(end - prefix));
   stored.append(rest.data(), rest.size());
   return stored;
 }
