@@ -109,6 +109,7 @@ class SqliteEventStore : public EventStore {
     std::string payment_link_id;
     // The event serialized without a sequence, then, once inserted, with it.
     std::string serialized;
+    // Set when inserted.
     int64_t sequence = 0;
     std::string body_sha256;
     AppendPromise promise;

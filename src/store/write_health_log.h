@@ -1,7 +1,6 @@
 // WriteHealthLog: logs a store's commits failing and recovering once per
-// change of state, not once per failed commit. When commits alternate
-// between failing and working, as they can near a full disk, a failure is
-// logged at most once per quiet period, with the failed commits counted.
+// change of state, not once per failed commit. When commits alternate, as
+// near a full disk, a failure is logged at most once per quiet period.
 #ifndef PAYMENTO_BRIDGE_SRC_STORE_WRITE_HEALTH_LOG_H_
 #define PAYMENTO_BRIDGE_SRC_STORE_WRITE_HEALTH_LOG_H_
 
@@ -19,10 +18,10 @@ namespace paymento::bridge {
 
 class WriteHealthLog {
  public:
-  // A line to log.
+  // A log line: a failure or a recovery.
   struct Line {
     bool failing = false;
-    // The error of the failed commit; empty for a recovery.
+    // The error of the failed commit, or empty for a recovery.
     std::string error;
     // Failed commits since the previous line.
     int64_t failed_commits = 0;
@@ -36,16 +35,15 @@ class WriteHealthLog {
   // Logs the line Next returns for `status` now, if any.
   void Report(const absl::Status& status);
 
-  // Returns the line for one commit's `status` at `now`: a failure after a
-  // success, unless a failure was logged less than the quiet period before,
-  // and a recovery after a logged failure.
+  // Returns the line to log for one commit's `status` at `now`, if any: a
+  // failure outside the quiet period, or a recovery after a logged failure.
   std::optional<Line> Next(const absl::Status& status, absl::Time now);
 
  private:
   const std::string store_;
   const absl::Duration quiet_;
   absl::Mutex mu_;
-  // The last line logged was a failure.
+  // Whether the last line logged was a failure.
   bool failing_logged_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<absl::Time> last_failure_line_ ABSL_GUARDED_BY(mu_);
   int64_t failed_commits_ ABSL_GUARDED_BY(mu_) = 0;

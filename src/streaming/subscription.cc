@@ -417,8 +417,8 @@ int64_t Subscription::FloorLocked() const {
 std::shared_future<absl::Status> Subscription::FlushLocked() {
   int64_t floor = FloorLocked();
   if (dirty_.empty() && floor <= saved_cursor_) {
-    // Nothing new, but an earlier write may still be queued: a seek that
-    // did not wait for it would have its rows overwritten by it.
+    // Nothing is new, but an earlier write may still be queued, and a seek
+    // that went ahead of it would have its rows overwritten.
     if (last_write_.valid() && last_write_.wait_for(std::chrono::seconds(0)) !=
                                    std::future_status::ready) {
       return last_write_;

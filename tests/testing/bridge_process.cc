@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -165,11 +166,8 @@ void RemoveOrphanedTempDirectories(const std::string& base) {
 
 std::string MakeTempDirectory() {
   TempDirectoryList& directories = TempDirectories();
-  static const bool swept = [] {
-    RemoveOrphanedTempDirectories(TempBase());
-    return true;
-  }();
-  (void)swept;
+  static std::once_flag swept;
+  std::call_once(swept, [] { RemoveOrphanedTempDirectories(TempBase()); });
   // Kept directories carry no process id, so that no later sweep removes
   // them.
   std::string pattern = absl::StrCat(

@@ -1,5 +1,5 @@
-// Tests of the test processes' temporary directories: those of a process
-// that a signal killed are removed by a later one.
+// Tests of the test processes' temporary directories, which a later
+// process removes when a signal killed the one that made them.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,10 +41,10 @@ TEST(TempDirectoryTest, SweepRemovesOnlyEndedProcesses) {
       base / absl::StrCat("paymento-bridge-test-", EndedProcessId(), "-a1");
   std::filesystem::path running =
       base / absl::StrCat("paymento-bridge-test-", getpid(), "-b2");
-  std::filesystem::path kept = base / "paymento-bridge-test-kept-c3";
+  std::filesystem::path kept_on_request = base / "paymento-bridge-test-kept-c3";
   std::filesystem::path unrelated = base / "paymento-bridge-d4";
   for (const std::filesystem::path& path :
-       {orphaned, running, kept, unrelated}) {
+       {orphaned, running, kept_on_request, unrelated}) {
     std::filesystem::create_directories(path / "store");
   }
   std::filesystem::path orphaned_file =
@@ -55,7 +55,7 @@ TEST(TempDirectoryTest, SweepRemovesOnlyEndedProcesses) {
 
   EXPECT_FALSE(std::filesystem::exists(orphaned));
   EXPECT_TRUE(std::filesystem::exists(running));
-  EXPECT_TRUE(std::filesystem::exists(kept));
+  EXPECT_TRUE(std::filesystem::exists(kept_on_request));
   EXPECT_TRUE(std::filesystem::exists(unrelated));
   EXPECT_TRUE(std::filesystem::exists(orphaned_file));
 }
