@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "bench/bench_stats.h"
 #include "bench/http_load.h"
+#include "bench/pause_watch.h"
 #include "bench/scenario_support.h"
 #include "bench/scenarios.h"
 #include "bench/signed_webhooks.h"
@@ -129,6 +130,8 @@ struct EndToEndRun {
   // Deliveries that did not arrive, over all subscribers.
   int64_t missing = 0;
   int64_t http_problems = 0;
+  // Pauses of the whole machine while the webhooks were sent.
+  PauseSummary pauses;
 };
 
 // Waits until `done` returns true or `timeout` passes.
@@ -203,7 +206,9 @@ absl::StatusOr<EndToEndRun> RunOnce(const BenchConfig& config) {
     return webhooks.Request(
         absl::StrFormat("%s%09d_%d", kMeasuredPrefix, index, due_ns));
   };
+  PauseWatch pause_watch;
   absl::StatusOr<HttpLoadResult> load = RunPaced(paced, build);
+  PauseSummary pauses = pause_watch.Stop();
   if (!load.ok()) {
     stop_all();
     return load.status();
@@ -220,6 +225,7 @@ absl::StatusOr<EndToEndRun> RunOnce(const BenchConfig& config) {
   stop_all();
 
   EndToEndRun result;
+  result.pauses = pauses;
   std::vector<int64_t> latencies;
   for (auto& subscriber : subscribers) {
     std::vector<int64_t> part = subscriber->TakeLatencies();
@@ -234,8 +240,10 @@ absl::StatusOr<EndToEndRun> RunOnce(const BenchConfig& config) {
   result.max_ns = static_cast<double>(Percentile(latencies, 1.0));
   result.sent_per_second =
       static_cast<double>(load->sent) / load->window_seconds;
-  result.http_p50_ns = static_cast<double>(Percentile(load->latencies_ns, 0.50));
-  result.http_p99_ns = static_cast<double>(Percentile(load->latencies_ns, 0.99));
+  result.http_p50_ns =
+      static_cast<double>(Percentile(load->latencies_ns, 0.50));
+  result.http_p99_ns =
+      static_cast<double>(Percentile(load->latencies_ns, 0.99));
   result.http_problems = load->unexpected + load->connection_errors;
   if (result.http_problems > 0) {
     std::cerr << "end-to-end: " << result.http_problems
@@ -252,6 +260,7 @@ absl::StatusOr<EndToEndRun> RunOnce(const BenchConfig& config) {
 absl::Status RunEndToEndScenario(const BenchConfig& config) {
   const std::string scenario = RowScenario(kScenario, config);
   std::vector<double> p50, p99, max, rate, http_p50, http_p99;
+  std::vector<PauseSummary> pauses;
   int64_t missing = 0;
   int64_t http_problems = 0;
   for (int run = 0; run < config.runs; ++run) {
@@ -263,13 +272,15 @@ absl::Status RunEndToEndScenario(const BenchConfig& config) {
     rate.push_back(result->sent_per_second);
     http_p50.push_back(result->http_p50_ns);
     http_p99.push_back(result->http_p99_ns);
+    pauses.push_back(result->pauses);
     missing += result->missing;
     http_problems += result->http_problems;
     std::cerr << absl::StrFormat(
         "end-to-end run %d: p50 %.2f ms, p99 %.2f ms, max %.2f ms, sent "
-        "%.0f/s\n",
+        "%.0f/s; machine paused: %s\n",
         run + 1, result->p50_ns / 1e6, result->p99_ns / 1e6,
-        result->max_ns / 1e6, result->sent_per_second);
+        result->max_ns / 1e6, result->sent_per_second,
+        FormatPauses({result->pauses}));
   }
 
   PrintRow({scenario, "send to receive p50 (10 subscribers)",
@@ -280,14 +291,15 @@ absl::Status RunEndToEndScenario(const BenchConfig& config) {
             FormatMilliseconds(static_cast<int64_t>(
                 *std::max_element(max.begin(), max.end()))),
             "-"});
-  PrintRow({scenario, "webhooks/s sent", FormatCount(Median(rate)),
-            "2,000"});
-  PrintRow({scenario, "HTTP response p50 / p99",
-            absl::StrCat(
-                FormatMilliseconds(static_cast<int64_t>(Median(http_p50))),
-                " / ",
-                FormatMilliseconds(static_cast<int64_t>(Median(http_p99)))),
-            "-"});
+  PrintRow({scenario, "webhooks/s sent", FormatCount(Median(rate)), "2,000"});
+  PrintRow(
+      {scenario, "HTTP response p50 / p99",
+       absl::StrCat(FormatMilliseconds(static_cast<int64_t>(Median(http_p50))),
+                    " / ",
+                    FormatMilliseconds(static_cast<int64_t>(Median(http_p99)))),
+       "-"});
+  PrintRow({scenario, "machine paused while sending (all runs)",
+            FormatPauses(pauses), "-"});
   PrintRow({scenario, "deliveries missing (all runs)",
             FormatCount(static_cast<double>(missing)), "0"});
   if (http_problems > 0) {

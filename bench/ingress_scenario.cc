@@ -17,6 +17,7 @@
 #include "bench/bench_process.h"
 #include "bench/bench_stats.h"
 #include "bench/http_load.h"
+#include "bench/pause_watch.h"
 #include "bench/scenario_support.h"
 #include "bench/scenarios.h"
 #include "bench/signed_webhooks.h"
@@ -50,6 +51,8 @@ struct IngressRun {
   // Context switches of the server's threads per accepted request.
   double switches_per_request = 0;
   int64_t problems = 0;
+  // Pauses of the whole machine while the load ran, warm-up included.
+  PauseSummary pauses;
 };
 
 ClosedLoopOptions LoadOptions(const BenchConfig& config, int port) {
@@ -144,6 +147,7 @@ absl::StatusOr<IngressRun> Measure(const BenchConfig& config,
   std::vector<WindowEdge> samples_start(count);
   std::vector<WindowEdge> samples_end(count);
   std::vector<std::thread> threads;
+  PauseWatch pause_watch;
   for (int t = 0; t < count; ++t) {
     threads.emplace_back([&, t] {
       RequestBuilder build = [&webhooks, run, t](int64_t index, int64_t) {
@@ -166,6 +170,7 @@ absl::StatusOr<IngressRun> Measure(const BenchConfig& config,
   for (std::thread& thread : threads) thread.join();
 
   IngressRun result;
+  result.pauses = pause_watch.Stop();
   int64_t accepted = 0;
   int64_t sent = 0;
   std::vector<int64_t> latencies;
@@ -240,6 +245,7 @@ absl::Status RunIngressScenario(const BenchConfig& config) {
   std::vector<double> rate, p50, p99, cpu, writer_cpu, switches, client_cpu;
   std::vector<double> writer_running, writer_waiting, per_commit, commit_ms;
   std::vector<double> bare_rate, bare_p50, bare_p99, bare_cpu, bare_switches;
+  std::vector<PauseSummary> pauses, bare_pauses;
   int64_t problems = 0;
   for (int run = 0; run < config.runs; ++run) {
     absl::StatusOr<IngressRun> bridge = RunBridge(config, run);
@@ -258,6 +264,8 @@ absl::Status RunIngressScenario(const BenchConfig& config) {
     switches.push_back(bridge->switches_per_request);
     client_cpu.push_back(bridge->client_cpu_per_1000);
     problems += bridge->problems;
+    pauses.push_back(bridge->pauses);
+    bare_pauses.push_back(bare->pauses);
     bare_rate.push_back(bare->accepted_per_second);
     bare_p50.push_back(bare->p50_ns);
     bare_p99.push_back(bare->p99_ns);
@@ -305,6 +313,8 @@ absl::Status RunIngressScenario(const BenchConfig& config) {
             "-"});
   PrintRow({scenario, "bridge context switches per webhook",
             absl::StrFormat("%.1f", Median(switches)), "-"});
+  PrintRow({scenario, "machine paused under the bridge's load (all runs)",
+            FormatPauses(pauses), "-"});
   PrintRow(
       {scenario, "bare httplib requests/s", FormatCount(median_bare), "-"});
   PrintRow(
@@ -317,6 +327,8 @@ absl::Status RunIngressScenario(const BenchConfig& config) {
             absl::StrFormat("%.3f", Median(bare_cpu)), "-"});
   PrintRow({scenario, "bare httplib context switches per request",
             absl::StrFormat("%.1f", Median(bare_switches)), "-"});
+  PrintRow({scenario, "machine paused under the bare server's load (all runs)",
+            FormatPauses(bare_pauses), "-"});
   PrintRow({scenario, "bridge / bare",
             absl::StrFormat("%.0f%%", 100 * median_rate / median_bare),
             ">= 60%"});
