@@ -249,6 +249,10 @@ absl::Status Service::Start() {
   absl::Status admin = admin_->Start();
   if (!admin.ok()) return admin;
 
+  // Returns the memory of closed streams and drained backlogs to the system.
+  memory_trimmer_ = std::make_unique<MemoryTrimmer>(MemoryTrimmer::Options{});
+  memory_trimmer_->Start();
+
   started_.store(true);
   PublishReadiness();
   LogStarted();
@@ -442,6 +446,7 @@ void Service::Shutdown() {
   if (ingress_ != nullptr) ingress_->Stop();
 
   if (store_monitor_ != nullptr) store_monitor_->Stop();
+  if (memory_trimmer_ != nullptr) memory_trimmer_->Stop();
   if (timer_ != nullptr) timer_->Shutdown();
   if (executor_ != nullptr) executor_->Shutdown();
   if (retention_ != nullptr) retention_->Stop();

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "src/admin/admin_server.h"
 #include "src/admin/health_monitor.h"
+#include "src/admin/memory_trimmer.h"
 #include "src/config/serve_config.h"
 #include "src/config/tls_files.h"
 #include "src/grpc_service/auth.h"
@@ -102,6 +103,7 @@ class Service {
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
   std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<MemoryTrimmer> memory_trimmer_;
 
   // Serializes PublishReadiness between the monitor thread and Shutdown.
   absl::Mutex readiness_mu_;

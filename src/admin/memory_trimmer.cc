@@ -1,0 +1,103 @@
+#include "src/admin/memory_trimmer.h"
+
+#include <malloc.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/str_format.h"
+#include "src/logging/log.h"
+
+namespace paymento::bridge {
+namespace {
+
+std::string Mebibytes(int64_t bytes) {
+  return absl::StrFormat("%.1f", static_cast<double>(bytes) / (1 << 20));
+}
+
+}  // namespace
+
+std::optional<MemoryUsage> ReadMemoryUsage() {
+  std::FILE* statm = std::fopen("/proc/self/statm", "r");
+  if (statm == nullptr) return std::nullopt;
+  long long size_pages = 0;
+  long long resident_pages = 0;
+  int read = std::fscanf(statm, "%lld %lld", &size_pages, &resident_pages);
+  std::fclose(statm);
+  if (read != 2) return std::nullopt;
+  struct mallinfo2 info = mallinfo2();
+  MemoryUsage usage;
+  usage.resident_bytes = resident_pages * sysconf(_SC_PAGESIZE);
+  // uordblks counts the chunks in use in the arenas, hblkhd those mapped on
+  // their own.
+  usage.allocated_bytes = static_cast<int64_t>(info.uordblks + info.hblkhd);
+  return usage;
+}
+
+MemoryTrimmer::MemoryTrimmer(Options options) : options_(options) {}
+
+MemoryTrimmer::~MemoryTrimmer() { Stop(); }
+
+void MemoryTrimmer::Start() {
+  std::optional<MemoryUsage> usage = ReadMemoryUsage();
+  {
+    absl::MutexLock lock(&mu_);
+    floor_bytes_ = usage ? usage->unallocated_bytes() : 0;
+  }
+  if (!usage) {
+    logging::Warn(
+        "memory trimming disabled: cannot read /proc/self/statm, so freed "
+        "memory stays with the process");
+    return;
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void MemoryTrimmer::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+int64_t MemoryTrimmer::TrimIfWorthwhile() {
+  absl::MutexLock lock(&mu_);
+  std::optional<MemoryUsage> before = ReadMemoryUsage();
+  if (!before) return 0;
+  floor_bytes_ = std::min(floor_bytes_, before->unallocated_bytes());
+  if (before->unallocated_bytes() - floor_bytes_ < options_.threshold_bytes) {
+    return 0;
+  }
+  malloc_trim(0);
+  std::optional<MemoryUsage> after = ReadMemoryUsage();
+  if (!after) return 0;
+  floor_bytes_ = after->unallocated_bytes();
+  int64_t released = before->resident_bytes - after->resident_bytes;
+  logging::Info("returned freed memory to the system",
+                {{"released_mib", Mebibytes(released)},
+                 {"resident_mib", Mebibytes(after->resident_bytes)},
+                 {"allocated_mib", Mebibytes(after->allocated_bytes)}});
+  return std::max<int64_t>(released, 0);
+}
+
+void MemoryTrimmer::Loop() {
+  // Shown by top -H and perf.
+  pthread_setname_np(pthread_self(), "memory-trimmer");
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.interval);
+      if (stopping_) return;
+    }
+    TrimIfWorthwhile();
+  }
+}
+
+}  // namespace paymento::bridge
