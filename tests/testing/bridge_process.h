@@ -51,6 +51,7 @@ class BridgeProcess {
   // waitpid reports it.
   int Stop(int signal, absl::Duration timeout = absl::Seconds(20));
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
   std::string webhook_url() const;
   std::string http_base() const;
