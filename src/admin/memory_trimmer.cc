@@ -2,14 +2,13 @@
 
 #include <malloc.h>
 #include <pthread.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <string>
 
 #include "absl/strings/str_format.h"
 #include "src/logging/log.h"
+#include "src/metrics/process_stats.h"
 
 namespace paymento::bridge {
 namespace {
@@ -21,16 +20,11 @@ std::string Mebibytes(int64_t bytes) {
 }  // namespace
 
 std::optional<MemoryUsage> ReadMemoryUsage() {
-  std::FILE* statm = std::fopen("/proc/self/statm", "r");
-  if (statm == nullptr) return std::nullopt;
-  long long size_pages = 0;
-  long long resident_pages = 0;
-  int read = std::fscanf(statm, "%lld %lld", &size_pages, &resident_pages);
-  std::fclose(statm);
-  if (read != 2) return std::nullopt;
+  std::optional<ProcessMemory> memory = ReadProcessMemory();
+  if (!memory) return std::nullopt;
   struct mallinfo2 info = mallinfo2();
   MemoryUsage usage;
-  usage.resident_bytes = resident_pages * sysconf(_SC_PAGESIZE);
+  usage.resident_bytes = memory->resident_bytes;
   // uordblks counts the chunks in use in the arenas, hblkhd those mapped on
   // their own.
   usage.allocated_bytes = static_cast<int64_t>(info.uordblks + info.hblkhd);

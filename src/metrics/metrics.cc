@@ -1,11 +1,13 @@
 #include "src/metrics/metrics.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "prometheus/text_serializer.h"
+#include "src/metrics/process_stats.h"
 #include "src/normalization/event_types.h"
 
 namespace paymento::bridge {
@@ -151,7 +153,25 @@ Metrics::Metrics(absl::string_view version, absl::Time start_time)
           "seconds.")),
       ready_(GaugeFamily(*registry_, "paymento_bridge_ready",
                          "1 while GET /readyz answers 200, else 0.")
-                 .Add({})) {
+                 .Add({})),
+      // The process_* names and meanings of Prometheus's client libraries,
+      // so that existing dashboards read them.
+      resident_memory_(GaugeFamily(*registry_, "process_resident_memory_bytes",
+                                   "Resident memory size in bytes.")
+                           .Add({})),
+      virtual_memory_(GaugeFamily(*registry_, "process_virtual_memory_bytes",
+                                  "Virtual memory size in bytes.")
+                          .Add({})),
+      cpu_seconds_(CounterFamily(*registry_, "process_cpu_seconds_total",
+                                 "Total user and system CPU time spent in "
+                                 "seconds.")
+                       .Add({})),
+      open_fds_(GaugeFamily(*registry_, "process_open_fds",
+                            "Number of open file descriptors.")
+                    .Add({})),
+      max_fds_(GaugeFamily(*registry_, "process_max_fds",
+                           "Maximum number of open file descriptors.")
+                   .Add({})) {
   // Series with a fixed label set exist from the start at 0, so that an
   // alert on their increase fires on the first occurrence.
   for (absl::string_view reason : kRejectionReasons) {
@@ -273,7 +293,28 @@ void Metrics::UpdateBacklogs() {
 std::string Metrics::Render() {
   absl::MutexLock lock(&scrape_mu_);
   UpdateBacklogs();
+  UpdateProcess();
   return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+void Metrics::UpdateProcess() {
+  if (std::optional<ProcessMemory> memory = ReadProcessMemory()) {
+    resident_memory_.Set(static_cast<double>(memory->resident_bytes));
+    virtual_memory_.Set(static_cast<double>(memory->virtual_bytes));
+  }
+  // A counter only grows, so it gets the CPU time since the last scrape.
+  double cpu = ProcessCpuSeconds();
+  if (cpu > counted_cpu_seconds_) {
+    cpu_seconds_.Increment(cpu - counted_cpu_seconds_);
+    counted_cpu_seconds_ = cpu;
+  }
+  if (std::optional<int64_t> open = CountOpenFds()) {
+    open_fds_.Set(static_cast<double>(*open));
+  }
+  // An unlimited soft limit leaves the gauge at 0.
+  if (std::optional<int64_t> max = MaxFds()) {
+    max_fds_.Set(static_cast<double>(*max));
+  }
 }
 
 prometheus::Counter& Metrics::LabeledCounter(

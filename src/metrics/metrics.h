@@ -102,6 +102,8 @@ class Metrics {
 
  private:
   void UpdateBacklogs();
+  // Sets the process_* metrics from this process's current readings.
+  void UpdateProcess() ABSL_EXCLUSIVE_LOCKS_REQUIRED(scrape_mu_);
   // Returns the counter of `family` with the label `name` set to `value`,
   // and `second_name` to `second_value` when given. prometheus-cpp's
   // Family::Add builds and hashes a label map on every call, so the ingress's
@@ -134,6 +136,11 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& backlog_events_;
   prometheus::Family<prometheus::Gauge>& backlog_seconds_;
   prometheus::Gauge& ready_;
+  prometheus::Gauge& resident_memory_;
+  prometheus::Gauge& virtual_memory_;
+  prometheus::Counter& cpu_seconds_;
+  prometheus::Gauge& open_fds_;
+  prometheus::Gauge& max_fds_;
 
   absl::Mutex counters_mu_;
   // Keyed by the family's address and the label values.
@@ -144,6 +151,8 @@ class Metrics {
   absl::Mutex scrape_mu_;
   BacklogSource backlog_source_ ABSL_GUARDED_BY(scrape_mu_);
   std::vector<std::string> backlog_subscriptions_ ABSL_GUARDED_BY(scrape_mu_);
+  // The CPU seconds already added to cpu_seconds_.
+  double counted_cpu_seconds_ ABSL_GUARDED_BY(scrape_mu_) = 0;
 };
 
 }  // namespace paymento::bridge

@@ -1,5 +1,8 @@
 #include "src/metrics/metrics.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,6 +63,11 @@ TEST(MetricsTest, RendersEveryFamilyWithItsType) {
            "# TYPE paymento_bridge_ready gauge",
            "# TYPE paymento_bridge_start_time_seconds gauge",
            "# TYPE paymento_bridge_build_info gauge",
+           "# TYPE process_resident_memory_bytes gauge",
+           "# TYPE process_virtual_memory_bytes gauge",
+           "# TYPE process_cpu_seconds_total counter",
+           "# TYPE process_open_fds gauge",
+           "# TYPE process_max_fds gauge",
        }) {
     EXPECT_TRUE(absl::StrContains(page, family)) << family;
   }
@@ -73,6 +81,33 @@ TEST(MetricsTest, BuildInfoAndStartTime) {
   EXPECT_EQ(Sample(page, "paymento_bridge_ready"), 0);
   metrics.SetReady(true);
   EXPECT_EQ(Sample(metrics.Render(), "paymento_bridge_ready"), 1);
+}
+
+TEST(MetricsTest, ProcessMetricsDescribeThisProcess) {
+  Metrics metrics("1.2.3");
+  std::string before = metrics.Render();
+  int pipe_ends[2];
+  ASSERT_EQ(pipe(pipe_ends), 0);
+  // Some CPU time, so that the counter has something to add.
+  volatile double sum = 0;
+  for (int i = 0; i < 20'000'000; ++i) sum = sum + i;
+  std::string after = metrics.Render();
+  close(pipe_ends[0]);
+  close(pipe_ends[1]);
+
+  EXPECT_GT(Sample(after, "process_resident_memory_bytes").value_or(0),
+            1 << 20);
+  EXPECT_GE(Sample(after, "process_virtual_memory_bytes").value_or(0),
+            Sample(after, "process_resident_memory_bytes").value_or(0));
+  EXPECT_GT(Sample(after, "process_cpu_seconds_total").value_or(0),
+            Sample(before, "process_cpu_seconds_total").value_or(0));
+  EXPECT_EQ(Sample(after, "process_open_fds").value_or(0) -
+                Sample(before, "process_open_fds").value_or(0),
+            2);
+  rlimit limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  EXPECT_EQ(Sample(after, "process_max_fds"),
+            static_cast<double>(limit.rlim_cur));
 }
 
 TEST(MetricsTest, AcceptedRequestCountsStoredEventByType) {

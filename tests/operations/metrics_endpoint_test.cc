@@ -6,6 +6,9 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +51,36 @@ TEST(MetricsEndpointTest, ServesPrometheusText) {
   double started = SampleValue(samples, "paymento_bridge_start_time_seconds");
   EXPECT_LE(started, absl::ToUnixSeconds(absl::Now()) + 1);
   EXPECT_GT(started, absl::ToUnixSeconds(absl::Now()) - 60);
+}
+
+TEST(MetricsEndpointTest, ReportsTheBridgeProcess) {
+  BridgeProcess bridge(OperationsOptions());
+  ASSERT_TRUE(bridge.Start().ok()) << bridge.Output();
+  MetricSamples samples = ScrapeMetrics(bridge);
+
+  // The bridge's own /proc entries, read right after the scrape.
+  const std::string proc = "/proc/" + std::to_string(bridge.pid());
+  double rss_kib = 0;
+  std::ifstream status(proc + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (absl::StartsWith(line, "VmRSS:")) {
+      rss_kib = std::stod(line.substr(std::strlen("VmRSS:")));
+    }
+  }
+  int fds = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator(proc + "/fd")) {
+    ++fds;
+  }
+
+  double resident = SampleValue(samples, "process_resident_memory_bytes");
+  EXPECT_GT(resident, 0.75 * rss_kib * 1024);
+  EXPECT_LT(resident, 1.25 * rss_kib * 1024);
+  EXPECT_GE(SampleValue(samples, "process_virtual_memory_bytes"), resident);
+  EXPECT_GT(SampleValue(samples, "process_cpu_seconds_total"), 0);
+  // The scrape's own connection may have closed since.
+  EXPECT_NEAR(SampleValue(samples, "process_open_fds"), fds, 2);
+  EXPECT_GE(SampleValue(samples, "process_max_fds"), fds);
 }
 
 TEST(MetricsEndpointTest, CountsKnownRequestSequenceExactly) {
