@@ -37,16 +37,16 @@ MemoryTrimmer::~MemoryTrimmer() { Stop(); }
 
 void MemoryTrimmer::Start() {
   std::optional<MemoryUsage> usage = ReadMemoryUsage();
-  {
-    absl::MutexLock lock(&mu_);
-    floor_bytes_ = usage ? usage->unallocated_bytes() : 0;
-  }
+  absl::MutexLock lock(&mu_);
+  if (started_ || stopping_) return;
+  started_ = true;
   if (!usage) {
     logging::Warn(
         "memory trimming disabled: cannot read /proc/self/statm, so freed "
         "memory stays with the process");
     return;
   }
+  floor_bytes_ = usage->unallocated_bytes();
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -62,20 +62,35 @@ int64_t MemoryTrimmer::TrimIfWorthwhile() {
   absl::MutexLock lock(&mu_);
   std::optional<MemoryUsage> before = ReadMemoryUsage();
   if (!before) return 0;
+  // Memory allocated again since the last trim lowers the floor, so that
+  // freeing it once more counts as growth.
   floor_bytes_ = std::min(floor_bytes_, before->unallocated_bytes());
   if (before->unallocated_bytes() - floor_bytes_ < options_.threshold_bytes) {
     return 0;
   }
+
   malloc_trim(0);
   std::optional<MemoryUsage> after = ReadMemoryUsage();
   if (!after) return 0;
-  floor_bytes_ = after->unallocated_bytes();
+  // Memory that other threads freed while the trim ran is still resident.
+  // Counting it as allocated keeps it above the floor, so the next check
+  // trims it.
+  floor_bytes_ = after->resident_bytes -
+                 std::max(before->allocated_bytes, after->allocated_bytes);
+
   int64_t released = before->resident_bytes - after->resident_bytes;
-  logging::Info("returned freed memory to the system",
-                {{"released_mib", Mebibytes(released)},
-                 {"resident_mib", Mebibytes(after->resident_bytes)},
-                 {"allocated_mib", Mebibytes(after->allocated_bytes)}});
-  return std::max<int64_t>(released, 0);
+  logging::Fields fields = {
+      {"released_mib", Mebibytes(std::max<int64_t>(released, 0))},
+      {"resident_mib", Mebibytes(after->resident_bytes)},
+      {"allocated_mib", Mebibytes(after->allocated_bytes)}};
+  if (released <= 0) {
+    // Either the growth came from memory allocated but never written, which
+    // was not resident, or other threads took as much meanwhile.
+    logging::Debug("memory trim released nothing", fields);
+    return 0;
+  }
+  logging::Info("returned freed memory to the system", fields);
+  return released;
 }
 
 void MemoryTrimmer::Loop() {

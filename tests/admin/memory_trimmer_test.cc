@@ -15,6 +15,11 @@ namespace {
 
 constexpr int64_t kMiB = int64_t{1} << 20;
 
+int64_t ResidentBytes() {
+  std::optional<MemoryUsage> usage = ReadMemoryUsage();
+  return usage ? usage->resident_bytes : -1;
+}
+
 // Allocates `bytes` in 1 KiB blocks, writes to all of them, then frees them
 // behind one block that stays allocated, so that the freed memory cannot
 // shrink the heap's top and stays resident until a trim.
@@ -29,19 +34,19 @@ class FreedButResident {
     }
     fence_ = std::malloc(kBlock);
     std::memset(fence_, 0x5a, kBlock);
+    peak_resident_bytes_ = ResidentBytes();
     for (void* block : blocks) std::free(block);
   }
   ~FreedButResident() { std::free(fence_); }
 
+  // The resident size with every block still allocated.
+  int64_t peak_resident_bytes() const { return peak_resident_bytes_; }
+
  private:
   static constexpr int64_t kBlock = 1024;
   void* fence_ = nullptr;
+  int64_t peak_resident_bytes_ = 0;
 };
-
-int64_t ResidentBytes() {
-  std::optional<MemoryUsage> usage = ReadMemoryUsage();
-  return usage ? usage->resident_bytes : -1;
-}
 
 TEST(MemoryUsageTest, ReadsResidentAndAllocatedBytes) {
   std::optional<MemoryUsage> before = ReadMemoryUsage();
@@ -92,18 +97,30 @@ TEST(MemoryTrimmerTest, TrimsAgainOnlyAfterMoreIsFreed) {
   EXPECT_GE(trimmer.TrimIfWorthwhile(), 120 * kMiB);
 }
 
+TEST(MemoryTrimmerTest, StartAfterStopDoesNothing) {
+  MemoryTrimmer trimmer({absl::Milliseconds(10), 32 * kMiB});
+  trimmer.Stop();
+  trimmer.Start();
+  trimmer.Start();
+  FreedButResident freed(160 * kMiB);
+  absl::SleepFor(absl::Milliseconds(200));
+
+  EXPECT_GE(ResidentBytes(), freed.peak_resident_bytes() - 16 * kMiB);
+}
+
 TEST(MemoryTrimmerTest, ThreadTrimsAtItsInterval) {
   MemoryTrimmer trimmer({absl::Milliseconds(50), 32 * kMiB});
   trimmer.Start();
+  // The thread may trim while the blocks are still being freed.
   FreedButResident freed(160 * kMiB);
-  int64_t resident = ResidentBytes();
+  const int64_t target = freed.peak_resident_bytes() - 120 * kMiB;
 
   absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (ResidentBytes() > resident - 120 * kMiB && absl::Now() < deadline) {
+  while (ResidentBytes() > target && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(20));
   }
 
-  EXPECT_LE(ResidentBytes(), resident - 120 * kMiB);
+  EXPECT_LE(ResidentBytes(), target);
   trimmer.Stop();
 }
 
