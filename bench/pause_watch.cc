@@ -5,15 +5,20 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace paymento::bridge::bench {
 namespace {
 
 constexpr int64_t kSleepNanos = 1'000'000;
-// A wake-up later than this after its due time counts as a pause.
-constexpr int64_t kLateNanos = 2'000'000;
+// A watcher's wake-up later than this after its due time is noted.
+constexpr int64_t kLateNanos = 1'000'000;
+// A time in which every watcher was late counts as a pause from this long.
+constexpr int64_t kPauseNanos = 1'000'000;
 
 int64_t MonotonicNow() {
   timespec now;
@@ -23,49 +28,115 @@ int64_t MonotonicNow() {
 
 }  // namespace
 
-PauseWatch::PauseWatch() : thread_([this] { Watch(); }) {}
+LateIntervals IntersectAll(const std::vector<LateIntervals>& lists) {
+  if (lists.empty()) return {};
+  LateIntervals common = lists[0];
+  for (size_t i = 1; i < lists.size(); ++i) {
+    LateIntervals next;
+    size_t a = 0;
+    size_t b = 0;
+    while (a < common.size() && b < lists[i].size()) {
+      int64_t start = std::max(common[a].first, lists[i][b].first);
+      int64_t end = std::min(common[a].second, lists[i][b].second);
+      if (start < end) next.emplace_back(start, end);
+      // The interval that ends first cannot overlap anything later.
+      if (common[a].second < lists[i][b].second) {
+        ++a;
+      } else {
+        ++b;
+      }
+    }
+    common = std::move(next);
+  }
+  return common;
+}
+
+PauseWatch::PauseWatch() {
+  started_ns_ = MonotonicNow();
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+    error_ = absl::StrCat("sched_getaffinity failed: ", std::strerror(errno));
+    return;
+  }
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &allowed)) continue;
+    auto watcher = std::make_unique<Watcher>();
+    watcher->cpu = cpu;
+    watcher->late.reserve(1024);
+    Watcher* raw = watcher.get();
+    watcher->thread = std::thread([this, raw] { Watch(*raw); });
+    watchers_.push_back(std::move(watcher));
+  }
+}
 
 PauseWatch::~PauseWatch() { Stop(); }
 
 PauseSummary PauseWatch::Stop() {
+  if (stopped_) return summary_;
+  stopped_ = true;
   stopping_.store(true);
-  if (thread_.joinable()) thread_.join();
+  for (auto& watcher : watchers_) watcher->thread.join();
+  summary_.watched_ns = MonotonicNow() - started_ns_;
+  summary_.error = error_;
+  std::vector<LateIntervals> lists;
+  for (auto& watcher : watchers_) {
+    if (summary_.error.empty() && !watcher->error.empty()) {
+      summary_.error = watcher->error;
+    }
+    lists.push_back(std::move(watcher->late));
+  }
+  if (!summary_.error.empty() || lists.empty()) {
+    if (summary_.error.empty()) summary_.error = "no CPU to watch";
+    return summary_;
+  }
+  for (const auto& [start, end] : IntersectAll(lists)) {
+    int64_t length = end - start;
+    if (length < kPauseNanos) continue;
+    ++summary_.pauses;
+    summary_.paused_ns += length;
+    summary_.longest_ns = std::max(summary_.longest_ns, length);
+  }
   return summary_;
 }
 
-void PauseWatch::Watch() {
+void PauseWatch::Watch(Watcher& watcher) {
+  cpu_set_t only;
+  CPU_ZERO(&only);
+  CPU_SET(watcher.cpu, &only);
+  int pinned = pthread_setaffinity_np(pthread_self(), sizeof(only), &only);
+  if (pinned != 0) {
+    watcher.error = absl::StrCat("cannot pin a thread to CPU ", watcher.cpu,
+                                 ": ", std::strerror(pinned));
+    return;
+  }
   sched_param priority{};
   priority.sched_priority = 1;
-  summary_.measured =
-      pthread_setschedparam(pthread_self(), SCHED_FIFO, &priority) == 0;
-  if (!summary_.measured) return;
-  const int64_t start = MonotonicNow();
-  int64_t due = start;
+  int realtime = pthread_setschedparam(pthread_self(), SCHED_FIFO, &priority);
+  if (realtime != 0) {
+    watcher.error = absl::StrCat(
+        "no realtime priority (", std::strerror(realtime),
+        "): run as root or with CAP_SYS_NICE or an RLIMIT_RTPRIO above 0");
+    return;
+  }
+  int64_t due = MonotonicNow();
   while (!stopping_.load(std::memory_order_relaxed)) {
     due += kSleepNanos;
     timespec wake{static_cast<time_t>(due / 1'000'000'000),
                   static_cast<long>(due % 1'000'000'000)};
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &wake, nullptr);
     int64_t now = MonotonicNow();
-    int64_t late = now - due;
-    if (late > kLateNanos) {
-      ++summary_.pauses;
-      summary_.paused_ns += late;
-      summary_.longest_ns = std::max(summary_.longest_ns, late);
-    }
+    if (now - due > kLateNanos) watcher.late.emplace_back(due, now);
     // A late wake-up starts the next interval from now, so one pause is
-    // counted once and not again as a string of missed intervals.
+    // noted once and not again as a string of missed intervals.
     due = std::max(due, now);
   }
-  summary_.watched_ns = MonotonicNow() - start;
 }
 
 std::string FormatPauses(const std::vector<PauseSummary>& runs) {
   PauseSummary total;
   for (const PauseSummary& run : runs) {
-    if (!run.measured) {
-      return "not measured: no realtime priority (needs CAP_SYS_NICE)";
-    }
+    if (!run.error.empty()) return absl::StrCat("not measured: ", run.error);
     total.pauses += run.pauses;
     total.paused_ns += run.paused_ns;
     total.longest_ns = std::max(total.longest_ns, run.longest_ns);

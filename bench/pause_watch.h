@@ -4,54 +4,80 @@
 // not report it: a guest can show no steal time while its CPUs stand
 // still for milliseconds.
 //
-// A thread at realtime priority sleeps 1 ms at a time. Inside the machine
-// only the kernel can keep such a thread from running once it is due, so
-// a wake-up more than 2 ms late means that no CPU ran. Without realtime
-// priority (it needs CAP_SYS_NICE) a late wake-up could be a wait for a
-// CPU behind the benchmark's own threads, so nothing is measured.
+// One thread per CPU, pinned to it at realtime priority, sleeps 1 ms at a
+// time and notes each wake-up more than 1 ms late. Inside the machine only
+// the kernel's own work on that CPU can hold such a thread back, so a time
+// in which every CPU's thread was late is a time in which no CPU ran: a
+// pause. One CPU stopped alone, or busy in the kernel, does not count.
+// Without realtime priority (it needs CAP_SYS_NICE, or an RLIMIT_RTPRIO
+// above 0) a late wake-up could be a wait behind the benchmark's own
+// threads, so nothing is measured. The watchers' wake-ups preempt the
+// threads they find running, which adds to those threads' involuntary
+// context switches.
 #ifndef PAYMENTO_BRIDGE_BENCH_PAUSE_WATCH_H_
 #define PAYMENTO_BRIDGE_BENCH_PAUSE_WATCH_H_
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace paymento::bridge::bench {
 
-// What one PauseWatch saw between its start and Stop.
+// The pauses one PauseWatch saw between its start and Stop.
 struct PauseSummary {
-  // False when the thread did not get realtime priority; the counts are
-  // then zero.
-  bool measured = false;
+  // Empty when measured; otherwise why not, and the counts are zero.
+  std::string error;
   int64_t pauses = 0;
   int64_t paused_ns = 0;
   int64_t longest_ns = 0;
   int64_t watched_ns = 0;
 };
 
+// Late wake-ups of one CPU's watcher, as [due, woken] in monotonic ns.
+using LateIntervals = std::vector<std::pair<int64_t, int64_t>>;
+
+// Returns the intervals that every list covers; each list is sorted and
+// its intervals do not overlap.
+LateIntervals IntersectAll(const std::vector<LateIntervals>& lists);
+
 class PauseWatch {
  public:
-  // Starts watching on a thread of its own.
+  // Starts one watcher per CPU that this process may run on.
   PauseWatch();
   ~PauseWatch();
   PauseWatch(const PauseWatch&) = delete;
   PauseWatch& operator=(const PauseWatch&) = delete;
 
-  // Stops the thread and returns what it saw; later calls return the same.
+  // Stops the watchers and returns what they saw; later calls return the
+  // same.
   PauseSummary Stop();
 
  private:
-  void Watch();
+  struct Watcher {
+    int cpu = 0;
+    // Set by the watcher's thread, read after it is joined.
+    std::string error;
+    LateIntervals late;
+    std::thread thread;
+  };
+
+  void Watch(Watcher& watcher);
 
   std::atomic<bool> stopping_{false};
+  int64_t started_ns_ = 0;
+  std::string error_;
+  std::vector<std::unique_ptr<Watcher>> watchers_;
+  bool stopped_ = false;
   PauseSummary summary_;
-  std::thread thread_;
 };
 
 // Formats the pauses of several runs as one figure, such as
-// "42 pauses, 2.6% of 24.1 s, longest 8.67 ms", or says why there is none.
+// "42 pauses, 2.6% of 24.1 s, longest 8.67 ms", or the reason none was
+// measured.
 std::string FormatPauses(const std::vector<PauseSummary>& runs);
 
 }  // namespace paymento::bridge::bench
