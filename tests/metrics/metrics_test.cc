@@ -68,6 +68,7 @@ TEST(MetricsTest, RendersEveryFamilyWithItsType) {
            "# TYPE process_cpu_seconds_total counter",
            "# TYPE process_open_fds gauge",
            "# TYPE process_max_fds gauge",
+           "# TYPE process_start_time_seconds gauge",
        }) {
     EXPECT_TRUE(absl::StrContains(page, family)) << family;
   }
@@ -78,6 +79,7 @@ TEST(MetricsTest, BuildInfoAndStartTime) {
   std::string page = metrics.Render();
   EXPECT_EQ(Sample(page, R"(paymento_bridge_build_info{version="1.2.3"})"), 1);
   EXPECT_EQ(Sample(page, "paymento_bridge_start_time_seconds"), 1700000000);
+  EXPECT_EQ(Sample(page, "process_start_time_seconds"), 1700000000);
   EXPECT_EQ(Sample(page, "paymento_bridge_ready"), 0);
   metrics.SetReady(true);
   EXPECT_EQ(Sample(metrics.Render(), "paymento_bridge_ready"), 1);
