@@ -206,7 +206,7 @@ absl::StatusOr<EndToEndRun> RunOnce(const BenchConfig& config) {
     return webhooks.Request(
         absl::StrFormat("%s%09d_%d", kMeasuredPrefix, index, due_ns));
   };
-  PauseWatch pause_watch;
+  PauseWatch pause_watch(config.pause_watch);
   absl::StatusOr<HttpLoadResult> load = RunPaced(paced, build);
   PauseSummary pauses = pause_watch.Stop();
   if (!load.ok()) {
@@ -277,10 +277,13 @@ absl::Status RunEndToEndScenario(const BenchConfig& config) {
     http_problems += result->http_problems;
     std::cerr << absl::StrFormat(
         "end-to-end run %d: p50 %.2f ms, p99 %.2f ms, max %.2f ms, sent "
-        "%.0f/s; machine paused: %s\n",
+        "%.0f/s; steal %s%s\n",
         run + 1, result->p50_ns / 1e6, result->p99_ns / 1e6,
         result->max_ns / 1e6, result->sent_per_second,
-        FormatPauses({result->pauses}));
+        FormatSteal({result->pauses}),
+        config.pause_watch
+            ? absl::StrCat("; machine paused: ", FormatPauses({result->pauses}))
+            : std::string());
   }
 
   PrintRow({scenario, "send to receive p50 (10 subscribers)",
@@ -298,8 +301,12 @@ absl::Status RunEndToEndScenario(const BenchConfig& config) {
                     " / ",
                     FormatMilliseconds(static_cast<int64_t>(Median(http_p99)))),
        "-"});
-  PrintRow({scenario, "machine paused while sending (all runs)",
-            FormatPauses(pauses), "-"});
+  PrintRow({scenario, "host steal time while sending, share of CPU time",
+            FormatSteal(pauses), "-"});
+  if (config.pause_watch) {
+    PrintRow({scenario, "machine paused while sending (all runs)",
+              FormatPauses(pauses), "-"});
+  }
   PrintRow({scenario, "deliveries missing (all runs)",
             FormatCount(static_cast<double>(missing)), "0"});
   if (http_problems > 0) {

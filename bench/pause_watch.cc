@@ -6,10 +6,16 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 
 namespace paymento::bridge::bench {
 namespace {
@@ -24,6 +30,28 @@ int64_t MonotonicNow() {
   timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   return int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
+// Reads the steal and total CPU time of all CPUs from /proc/stat, in clock
+// ticks. Returns false when the line is missing or shorter than expected.
+bool ReadCpuTicks(int64_t* steal, int64_t* total) {
+  std::ifstream stat("/proc/stat");
+  std::string line;
+  if (!std::getline(stat, line) || !absl::StartsWith(line, "cpu ")) {
+    return false;
+  }
+  std::vector<std::string> fields =
+      absl::StrSplit(line.substr(4), ' ', absl::SkipEmpty());
+  // user nice system idle iowait irq softirq steal: steal is the eighth.
+  if (fields.size() < 8) return false;
+  *total = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    int64_t ticks = 0;
+    if (!absl::SimpleAtoi(fields[i], &ticks)) return false;
+    *total += ticks;
+    if (i == 7) *steal = ticks;
+  }
+  return true;
 }
 
 }  // namespace
@@ -51,8 +79,13 @@ LateIntervals IntersectAll(const std::vector<LateIntervals>& lists) {
   return common;
 }
 
-PauseWatch::PauseWatch() {
+PauseWatch::PauseWatch(bool watch) {
   started_ns_ = MonotonicNow();
+  if (!ReadCpuTicks(&steal_ticks_, &total_ticks_)) {
+    steal_ticks_ = -1;
+    total_ticks_ = -1;
+  }
+  if (!watch) return;
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
   if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
@@ -78,6 +111,16 @@ PauseSummary PauseWatch::Stop() {
   stopping_.store(true);
   for (auto& watcher : watchers_) watcher->thread.join();
   summary_.watched_ns = MonotonicNow() - started_ns_;
+  int64_t steal = 0;
+  int64_t total = 0;
+  if (total_ticks_ >= 0 && ReadCpuTicks(&steal, &total) &&
+      total > total_ticks_) {
+    summary_.steal_share = static_cast<double>(steal - steal_ticks_) /
+                           static_cast<double>(total - total_ticks_);
+  }
+
+  if (watchers_.empty() && error_.empty()) return summary_;
+  summary_.watched = true;
   summary_.error = error_;
   std::vector<LateIntervals> lists;
   for (auto& watcher : watchers_) {
@@ -90,6 +133,7 @@ PauseSummary PauseWatch::Stop() {
     if (summary_.error.empty()) summary_.error = "no CPU to watch";
     return summary_;
   }
+
   for (const auto& [start, end] : IntersectAll(lists)) {
     int64_t length = end - start;
     if (length < kPauseNanos) continue;
@@ -133,9 +177,25 @@ void PauseWatch::Watch(Watcher& watcher) {
   }
 }
 
+std::string FormatSteal(const std::vector<PauseSummary>& runs) {
+  std::vector<double> shares;
+  for (const PauseSummary& run : runs) {
+    if (run.steal_share < 0) return "unknown";
+    shares.push_back(run.steal_share);
+  }
+  if (shares.empty()) return "unknown";
+  auto [low, high] = std::minmax_element(shares.begin(), shares.end());
+  double mean = 0;
+  for (double share : shares) mean += share / shares.size();
+  if (shares.size() == 1) return absl::StrFormat("%.1f%%", 100 * mean);
+  return absl::StrFormat("%.1f%% (runs %.1f%% to %.1f%%)", 100 * mean,
+                         100 * *low, 100 * *high);
+}
+
 std::string FormatPauses(const std::vector<PauseSummary>& runs) {
   PauseSummary total;
   for (const PauseSummary& run : runs) {
+    if (!run.watched) return "not watched";
     if (!run.error.empty()) return absl::StrCat("not measured: ", run.error);
     total.pauses += run.pauses;
     total.paused_ns += run.paused_ns;

@@ -1,8 +1,8 @@
 // PauseWatch: measures the time in which the whole machine stops, as a
 // virtual machine does when its host throttles or deschedules it. Such a
-// pause looks like latency in every figure, and the machine itself does
-// not report it: a guest can show no steal time while its CPUs stand
-// still for milliseconds.
+// pause looks like latency in every figure. The guest sees it only as
+// steal time, which PauseWatch also reads, and which does not tell whether
+// the CPUs stopped together or for how long.
 //
 // One thread per CPU, pinned to it at realtime priority, sleeps 1 ms at a
 // time and notes each wake-up more than 1 ms late. Inside the machine only
@@ -29,7 +29,12 @@ namespace paymento::bridge::bench {
 
 // The pauses one PauseWatch saw between its start and Stop.
 struct PauseSummary {
-  // Empty when measured; otherwise why not, and the counts are zero.
+  // The share of all CPUs' time that the host took from the machine (steal
+  // time in /proc/stat), from 0 to 1, or -1 when unknown. Always read.
+  double steal_share = -1;
+  // False when the watchers did not run; the counts below are then zero.
+  bool watched = false;
+  // Empty when watched; otherwise why not.
   std::string error;
   int64_t pauses = 0;
   int64_t paused_ns = 0;
@@ -46,8 +51,10 @@ LateIntervals IntersectAll(const std::vector<LateIntervals>& lists);
 
 class PauseWatch {
  public:
-  // Starts one watcher per CPU that this process may run on.
-  PauseWatch();
+  // Reads the steal time and, when `watch` is set, starts one watcher per
+  // CPU that this process may run on. The watchers' wake-ups slow the
+  // figures they run beside, so they are for diagnosis.
+  explicit PauseWatch(bool watch);
   ~PauseWatch();
   PauseWatch(const PauseWatch&) = delete;
   PauseWatch& operator=(const PauseWatch&) = delete;
@@ -69,11 +76,18 @@ class PauseWatch {
 
   std::atomic<bool> stopping_{false};
   int64_t started_ns_ = 0;
+  // Steal and total CPU time at the start, in clock ticks; -1 when unknown.
+  int64_t steal_ticks_ = -1;
+  int64_t total_ticks_ = -1;
   std::string error_;
   std::vector<std::unique_ptr<Watcher>> watchers_;
   bool stopped_ = false;
   PauseSummary summary_;
 };
+
+// Formats the steal time of several runs as one figure, the share of all
+// their CPU time, such as "3.4% (runs 2.9% to 4.1%)".
+std::string FormatSteal(const std::vector<PauseSummary>& runs);
 
 // Formats the pauses of several runs as one figure, such as
 // "42 pauses, 2.6% of 24.1 s, longest 8.67 ms", or the reason none was

@@ -47,13 +47,26 @@ TEST(IntersectAllTest, OneCpuKeepsItsOwnIntervals) {
   EXPECT_TRUE(IntersectAll({}).empty());
 }
 
+TEST(PauseWatchTest, WithoutWatchersReadsOnlyTheStealTime) {
+  PauseWatch watch(/*watch=*/false);
+  absl::SleepFor(absl::Milliseconds(50));
+
+  PauseSummary summary = watch.Stop();
+
+  EXPECT_FALSE(summary.watched);
+  EXPECT_GE(summary.steal_share, 0);
+  EXPECT_LE(summary.steal_share, 1);
+  EXPECT_EQ(FormatPauses({summary}), "not watched");
+}
+
 TEST(PauseWatchTest, StopReturnsTheSameSummaryTwice) {
-  PauseWatch watch;
+  PauseWatch watch(/*watch=*/true);
   absl::SleepFor(absl::Milliseconds(50));
 
   PauseSummary first = watch.Stop();
   PauseSummary second = watch.Stop();
 
+  EXPECT_TRUE(first.watched);
   EXPECT_GE(first.watched_ns, 50'000'000);
   EXPECT_EQ(second.watched_ns, first.watched_ns);
   EXPECT_EQ(second.pauses, first.pauses);

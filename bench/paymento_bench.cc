@@ -43,6 +43,10 @@ ABSL_FLAG(int, replicas, 1,
           "--postgres_url)");
 ABSL_FLAG(bool, keep_temp, false,
           "keep the temporary stores and logs instead of deleting them");
+ABSL_FLAG(bool, pause_watch, false,
+          "watch for pauses of the whole machine during the ingress and "
+          "end-to-end loads, with one realtime thread per CPU; their "
+          "wake-ups slow the figures");
 
 namespace {
 
@@ -88,6 +92,7 @@ int main(int argc, char** argv) {
   config.runs = absl::GetFlag(FLAGS_runs);
   config.client_threads = absl::GetFlag(FLAGS_client_threads);
   config.keep_temp = absl::GetFlag(FLAGS_keep_temp);
+  config.pause_watch = absl::GetFlag(FLAGS_pause_watch);
   config.postgres_url = absl::GetFlag(FLAGS_postgres_url);
   config.replicas = absl::GetFlag(FLAGS_replicas);
   if (config.bridge_binary.empty() && name != "disk") {

@@ -20,6 +20,9 @@ struct BenchConfig {
   int client_threads = 1;
   // Kept for inspection instead of being deleted after each run.
   bool keep_temp = false;
+  // Watch for pauses of the whole machine during the ingress and
+  // end-to-end loads (pause_watch.h), which slows their figures.
+  bool pause_watch = false;
   // A PostgreSQL server for the ingress and end-to-end scenarios; empty
   // means SQLite. Each run uses a new schema, dropped afterwards.
   std::string postgres_url;

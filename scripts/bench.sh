@@ -5,7 +5,7 @@
 # run.
 #
 # Usage: scripts/bench.sh [--smoke] [--runs=N] [--scenario=NAME]...
-#                         [--build-dir=DIR] [--postgres[=URL]]
+#                         [--build-dir=DIR] [--postgres[=URL]] [--pause-watch]
 #   --smoke          every scenario scaled down to about a second, one run
 #   --runs=N         runs per scenario; figures are medians (default 3)
 #   --scenario=NAME  run only NAME (repeatable): disk, steps, store,
@@ -18,6 +18,9 @@
 #                    PAYMENTO_BRIDGE_TEST_POSTGRES_URL when set, else a
 #                    throwaway server from scripts/test-postgres.sh. Each
 #                    run uses a schema of its own and drops it.
+#   --pause-watch    also count pauses of the whole machine during the
+#                    ingress and end-to-end loads, with one realtime thread
+#                    per CPU; their wake-ups slow those figures
 #
 # Temporary stores go under $TMPDIR (default /tmp); the full replay scenario
 # needs about 2 GB there. Progress goes to stderr, the table to stdout.
@@ -29,6 +32,7 @@ runs=3
 build_dir="${PAYMENTO_BENCH_BUILD_DIR:-}"
 postgres=0
 postgres_url=""
+pause_watch=0
 scenarios=()
 for arg in "$@"; do
   case "$arg" in
@@ -38,6 +42,7 @@ for arg in "$@"; do
     --build-dir=*) build_dir="${arg#--build-dir=}" ;;
     --postgres) postgres=1 ;;
     --postgres=*) postgres=1; postgres_url="${arg#--postgres=}" ;;
+    --pause-watch) pause_watch=1 ;;
     -h|--help)
       awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
       exit 0
@@ -101,6 +106,9 @@ if [[ $smoke -eq 1 ]]; then
   bench_args+=(--smoke --runs=1)
 else
   bench_args+=("--runs=$runs")
+fi
+if [[ $pause_watch -eq 1 ]]; then
+  bench_args+=(--pause_watch)
 fi
 
 pg_dir=""
