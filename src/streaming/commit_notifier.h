@@ -5,10 +5,14 @@
 // store has already committed past the cursor the call returns false and the
 // stream reads again at once; otherwise the stream is woken exactly once by
 // the next Publish that passes its cursor. The notifier holds waiters by
-// weak pointer, so a stream that ends while waiting costs nothing.
+// weak pointer, so a stream that ends while waiting is not kept alive. Its
+// entry goes at the next Publish, or when registrations have doubled the
+// list since it was last pruned, so a quiet store with clients that come
+// and go keeps at most about twice as many entries as live waiters.
 #ifndef PAYMENTO_BRIDGE_SRC_STREAMING_COMMIT_NOTIFIER_H_
 #define PAYMENTO_BRIDGE_SRC_STREAMING_COMMIT_NOTIFIER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -41,7 +45,14 @@ class CommitNotifier {
 
   int64_t last_sequence() const;
 
+  // Returns the number of entries, including those of ended waiters not
+  // pruned yet.
+  size_t entries() const;
+
  private:
+  // Registrations prune ended waiters once the list reaches this size.
+  static constexpr size_t kMinPruneSize = 64;
+
   struct Entry {
     int64_t cursor;
     std::weak_ptr<CommitWaiter> waiter;
@@ -50,6 +61,8 @@ class CommitNotifier {
   mutable absl::Mutex mu_;
   int64_t last_sequence_ ABSL_GUARDED_BY(mu_);
   std::vector<Entry> waiters_ ABSL_GUARDED_BY(mu_);
+  // The size at which the next registration prunes waiters_.
+  size_t prune_at_ ABSL_GUARDED_BY(mu_) = kMinPruneSize;
 };
 
 }  // namespace paymento::bridge
