@@ -184,12 +184,14 @@ std::string FormatSteal(const std::vector<PauseSummary>& runs) {
     shares.push_back(run.steal_share);
   }
   if (shares.empty()) return "unknown";
-  auto [low, high] = std::minmax_element(shares.begin(), shares.end());
-  double mean = 0;
-  for (double share : shares) mean += share / shares.size();
-  if (shares.size() == 1) return absl::StrFormat("%.1f%%", 100 * mean);
-  return absl::StrFormat("%.1f%% (runs %.1f%% to %.1f%%)", 100 * mean,
-                         100 * *low, 100 * *high);
+  std::sort(shares.begin(), shares.end());
+  size_t middle = shares.size() / 2;
+  double median = shares.size() % 2 == 1
+                      ? shares[middle]
+                      : (shares[middle - 1] + shares[middle]) / 2;
+  if (shares.size() == 1) return absl::StrFormat("%.1f%%", 100 * median);
+  return absl::StrFormat("%.1f%% (runs %.1f%% to %.1f%%)", 100 * median,
+                         100 * shares.front(), 100 * shares.back());
 }
 
 std::string FormatPauses(const std::vector<PauseSummary>& runs) {

@@ -85,8 +85,8 @@ class PauseWatch {
   PauseSummary summary_;
 };
 
-// Formats the steal time of several runs as one figure, the share of all
-// their CPU time, such as "3.4% (runs 2.9% to 4.1%)".
+// Formats the steal time of several runs as one figure, the median of their
+// shares of CPU time with the range, such as "3.4% (runs 2.9% to 4.1%)".
 std::string FormatSteal(const std::vector<PauseSummary>& runs);
 
 // Formats the pauses of several runs as one figure, such as

@@ -59,6 +59,17 @@ TEST(PauseWatchTest, WithoutWatchersReadsOnlyTheStealTime) {
   EXPECT_EQ(FormatPauses({summary}), "not watched");
 }
 
+TEST(PauseWatchTest, FormatsTheMedianStealWithItsRange) {
+  std::vector<PauseSummary> runs(3);
+  runs[0].steal_share = 0.05;
+  runs[1].steal_share = 0.01;
+  runs[2].steal_share = 0.02;
+
+  EXPECT_EQ(FormatSteal(runs), "2.0% (runs 1.0% to 5.0%)");
+  runs[1].steal_share = -1;
+  EXPECT_EQ(FormatSteal(runs), "unknown");
+}
+
 TEST(PauseWatchTest, StopReturnsTheSameSummaryTwice) {
   PauseWatch watch(/*watch=*/true);
   absl::SleepFor(absl::Milliseconds(50));

@@ -82,6 +82,16 @@ if [[ ${#scenarios[@]} -eq 0 ]]; then
   fi
 fi
 
+if [[ $postgres -eq 1 ]]; then
+  for scenario in "${scenarios[@]}"; do
+    if [[ $scenario != ingress && $scenario != end-to-end ]]; then
+      echo "bench.sh: --postgres runs only the ingress and end-to-end" \
+        "scenarios, not $scenario" >&2
+      exit 2
+    fi
+  done
+fi
+
 if [[ -z "$build_dir" ]]; then
   build_dir=build-bench
   jobs=$(nproc 2>/dev/null || echo 2)
@@ -124,13 +134,6 @@ trap cleanup EXIT
 # Each deployment is a list of extra paymento-bench arguments.
 deployments=("")
 if [[ $postgres -eq 1 ]]; then
-  for scenario in "${scenarios[@]}"; do
-    if [[ $scenario != ingress && $scenario != end-to-end ]]; then
-      echo "bench.sh: --postgres runs only the ingress and end-to-end" \
-        "scenarios, not $scenario" >&2
-      exit 2
-    fi
-  done
   if [[ -z $postgres_url ]]; then
     postgres_url="${PAYMENTO_BRIDGE_TEST_POSTGRES_URL:-}"
   fi
