@@ -58,7 +58,14 @@ if ! [[ "$runs" =~ ^[1-9][0-9]{0,3}$ ]]; then
   echo "bench.sh: invalid --runs=\"$runs\": use a whole number from 1 to 9999" >&2
   exit 2
 fi
+seen=" "
 for scenario in "${scenarios[@]}"; do
+  if [[ $seen == *" $scenario "* ]]; then
+    echo "bench.sh: --scenario=$scenario is given twice; give each" \
+      "scenario once" >&2
+    exit 2
+  fi
+  seen+="$scenario "
   case "$scenario" in
     disk|steps|store|ingress|end-to-end|durable|replay|idle-streams) ;;
     *)
@@ -80,6 +87,12 @@ if [[ ${#scenarios[@]} -eq 0 ]]; then
     scenarios=(disk steps store ingress end-to-end durable replay
       idle-streams)
   fi
+fi
+
+if [[ $pause_watch -eq 1 && " ${scenarios[*]} " != *" ingress "* &&
+      " ${scenarios[*]} " != *" end-to-end "* ]]; then
+  echo "bench.sh: --pause-watch applies to the ingress and end-to-end" \
+    "scenarios only; it is ignored" >&2
 fi
 
 if [[ $postgres -eq 1 ]]; then
