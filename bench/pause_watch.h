@@ -1,8 +1,8 @@
 // PauseWatch: measures the time in which the whole machine stops, as a
 // virtual machine does when its host throttles or deschedules it. Such a
-// pause looks like latency in every figure. The guest sees it only as
-// steal time, which PauseWatch also reads, and which does not tell whether
-// the CPUs stopped together or for how long.
+// pause looks like latency in every figure. Inside the guest it shows only
+// as steal time, which PauseWatch also reads. Steal time does not tell
+// whether the CPUs stopped together or for how long.
 //
 // One thread per CPU, pinned to it at realtime priority, sleeps 1 ms at a
 // time and notes each wake-up more than 1 ms late. Inside the machine only

@@ -181,14 +181,15 @@ Metrics::Metrics(absl::string_view version, absl::Time start_time)
   for (absl::string_view kind : kQuarantinedOutcomes) {
     quarantined_.Add({{"reason_kind", std::string(kind)}});
   }
+  const double started = absl::ToDoubleSeconds(start_time - absl::UnixEpoch());
   GaugeFamily(*registry_, "paymento_bridge_start_time_seconds",
               "Start time of the process, in seconds since the Unix epoch.")
       .Add({})
-      .Set(absl::ToDoubleSeconds(start_time - absl::UnixEpoch()));
+      .Set(started);
   GaugeFamily(*registry_, "process_start_time_seconds",
               "Start time of the process since unix epoch in seconds.")
       .Add({})
-      .Set(absl::ToDoubleSeconds(start_time - absl::UnixEpoch()));
+      .Set(started);
   GaugeFamily(*registry_, "paymento_bridge_build_info",
               "Always 1; the version label names the running build.")
       .Add({{"version", std::string(version)}})

@@ -53,8 +53,8 @@ TEST(CommitNotifierTest, EndedWaitersDoNotAccumulateWithoutCommits) {
 TEST(CommitNotifierTest, PublishDropsEndedWaitersStillAhead) {
   CommitNotifier notifier(0);
   std::atomic<int> wakes{0};
-  auto kept = std::make_shared<CountingWaiter>(&wakes);
-  ASSERT_TRUE(notifier.WaitAfter(10, kept));
+  auto live_waiter = std::make_shared<CountingWaiter>(&wakes);
+  ASSERT_TRUE(notifier.WaitAfter(10, live_waiter));
   {
     auto ended = std::make_shared<CountingWaiter>(&wakes);
     ASSERT_TRUE(notifier.WaitAfter(10, ended));
