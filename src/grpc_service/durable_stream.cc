@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "src/grpc_service/grpc_status.h"
 #include "src/grpc_service/subscribe_response_bytes.h"
@@ -36,7 +37,8 @@ DurableStream::DurableStream(const StreamEnvironment& environment,
       subscription_(std::move(subscription)),
       heartbeat_interval_(heartbeat_interval),
       peer_(std::move(peer)),
-      last_write_(absl::Now()) {}
+      opened_(absl::Now()),
+      last_write_(opened_) {}
 
 void DurableStream::Deliver(std::vector<v1::Delivery> deliveries) {
   absl::MutexLock lock(&mu_);
@@ -138,6 +140,7 @@ void DurableStream::OnWriteDone(bool ok) {
     absl::MutexLock lock(&mu_);
     writing_ = false;
     write_buffer_.Clear();
+    if (ok) events_sent_ += response_.deliveries_size();
     if (!ok && !finishing_) {
       finishing_ = true;
       final_status_ = grpc::Status::CANCELLED;
@@ -166,9 +169,19 @@ void DurableStream::OnCancel() {
 
 void DurableStream::OnDone() {
   DetachOnce();
-  logging::Debug(
-      "durable stream closed",
-      {{"subscription", subscription_->record().name}, {"peer", peer_}});
+  logging::Fields fields;
+  {
+    absl::MutexLock lock(&mu_);
+    fields = {
+        {"subscription", subscription_->record().name},
+        {"peer", peer_},
+        {"status", StatusCodeName(final_status_.error_code())},
+        {"events_sent", absl::StrCat(events_sent_)},
+        {"elapsed_ms",
+         absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - opened_))},
+    };
+  }
+  logging::Info("durable stream closed", fields);
   self_.reset();
 }
 

@@ -9,6 +9,7 @@
 #ifndef PAYMENTO_BRIDGE_SRC_GRPC_SERVICE_DURABLE_STREAM_H_
 #define PAYMENTO_BRIDGE_SRC_GRPC_SERVICE_DURABLE_STREAM_H_
 
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
@@ -65,8 +66,11 @@ class DurableStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   const std::shared_ptr<Subscription> subscription_;
   const absl::Duration heartbeat_interval_;
   const std::string peer_;
+  const absl::Time opened_;
 
   absl::Mutex mu_;
+  // Deliveries in the writes that completed.
+  int64_t events_sent_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<v1::Delivery> outbox_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool write_scheduled_ ABSL_GUARDED_BY(mu_) = false;

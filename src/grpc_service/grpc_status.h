@@ -17,6 +17,11 @@ inline grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message()));
 }
 
+// The canonical name of a gRPC status code, such as "CANCELLED", for logs.
+inline std::string StatusCodeName(grpc::StatusCode code) {
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+}
+
 }  // namespace paymento::bridge
 
 #endif  // PAYMENTO_BRIDGE_SRC_GRPC_SERVICE_GRPC_STATUS_H_

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "src/grpc_service/grpc_status.h"
 #include "src/logging/log.h"
 
 namespace paymento::bridge {
@@ -34,8 +35,10 @@ TailStream::TailStream(const StreamEnvironment& environment,
       filter_(std::move(options.filter)),
       heartbeat_interval_(options.heartbeat_interval),
       peer_(std::move(options.peer)),
+      opened_(absl::Now()),
       cursor_(options.cursor),
-      last_write_(absl::Now()) {}
+      sent_through_(options.cursor),
+      last_write_(opened_) {}
 
 void TailStream::SchedulePumpLocked() {
   advance_scheduled_ = true;
@@ -93,10 +96,16 @@ void TailStream::ConsumeLocked(const std::vector<SerializedEventPtr>& events) {
 
 TailStream::Action TailStream::WriteIfAnyLocked() {
   if (response_.deliveries() == 0) return Action::kNone;
+  BeginWriteLocked();
+  return Action::kWrite;
+}
+
+void TailStream::BeginWriteLocked() {
+  writing_through_ = cursor_;
+  writing_deliveries_ = response_.deliveries();
   write_buffer_ = response_.Release();
   writing_ = true;
   last_write_ = absl::Now();
-  return Action::kWrite;
 }
 
 void TailStream::Continue() {
@@ -187,6 +196,10 @@ void TailStream::OnWriteDone(bool ok) {
     writing_ = false;
     // Drops this stream's reference to the bytes written.
     write_buffer_.Clear();
+    if (ok) {
+      sent_through_ = writing_through_;
+      events_sent_ += writing_deliveries_;
+    }
     if (!ok || cancelled_) {
       action = FinishLocked(grpc::Status::CANCELLED);
     } else if (terminate_status_) {
@@ -212,7 +225,19 @@ void TailStream::OnCancel() {
 }
 
 void TailStream::OnDone() {
-  logging::Debug("tail stream closed", {{"peer", peer_}});
+  logging::Fields fields;
+  {
+    absl::MutexLock lock(&mu_);
+    fields = {
+        {"peer", peer_},
+        {"status", StatusCodeName(final_status_.error_code())},
+        {"events_sent", absl::StrCat(events_sent_)},
+        {"sent_through_sequence", absl::StrCat(sent_through_)},
+        {"elapsed_ms",
+         absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - opened_))},
+    };
+  }
+  logging::Info("tail stream closed", fields);
   self_.reset();
 }
 
@@ -233,9 +258,7 @@ void TailStream::OnHeartbeatTimer() {
     if (!writing_ && now - last_write_ >= heartbeat_interval_) {
       // An empty response, because response_ contains deliveries only
       // inside the locked sections that consume events and write them.
-      write_buffer_ = response_.Release();
-      writing_ = true;
-      last_write_ = now;
+      BeginWriteLocked();
       action = Action::kWrite;
     }
     next = (writing_ ? now : last_write_) + heartbeat_interval_;

@@ -105,6 +105,8 @@ class TailStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   bool WaitLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts writing response_ if it contains a delivery.
   Action WriteIfAnyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes response_, with or without deliveries, as the write in flight.
+  void BeginWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SchedulePumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ScheduleHeartbeat(absl::Time when);
   void OnHeartbeatTimer();
@@ -116,9 +118,17 @@ class TailStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   const TypeFilter filter_;
   const absl::Duration heartbeat_interval_;
   const std::string peer_;
+  const absl::Time opened_;
 
   absl::Mutex mu_;
   int64_t cursor_ ABSL_GUARDED_BY(mu_);
+  // The cursor and the deliveries of the write in flight, and what the
+  // writes that completed carried: a client that reconnects with
+  // after_sequence set to sent_through_ misses no event.
+  int64_t writing_through_ ABSL_GUARDED_BY(mu_) = 0;
+  int writing_deliveries_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t sent_through_ ABSL_GUARDED_BY(mu_);
+  int64_t events_sent_ ABSL_GUARDED_BY(mu_) = 0;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   // A Continue or Pump is queued or running, and nothing else may move the
   // cursor until it has run.

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -134,6 +135,22 @@ TEST_F(DurableSubscriptionTest, ClosedStreamReturnsLeasesAtOnce) {
   for (const v1::Delivery& delivery : second) {
     EXPECT_EQ(delivery.attempt(), 1) << delivery.event().id();
   }
+}
+
+TEST_F(DurableSubscriptionTest, ClosedStreamLogsWhatItSent) {
+  PostEvents(2, "evt_logged_");
+  {
+    OpenStream stream = test_support::Subscribe(*stub_, Durable("logged"));
+    ASSERT_EQ(ReadDeliveries(stream, 2).size(), 2u);
+    // A heartbeat follows only once the deliveries' writes have completed.
+    ASSERT_TRUE(NextIsHeartbeat(stream));
+  }
+  std::string line =
+      test_support::WaitForLogLine(*bridge_, "durable stream closed");
+  ASSERT_FALSE(line.empty()) << bridge_->Output();
+  EXPECT_TRUE(absl::StrContains(line, " subscription=logged ")) << line;
+  EXPECT_TRUE(absl::StrContains(line, " status=CANCELLED ")) << line;
+  EXPECT_TRUE(absl::StrContains(line, " events_sent=2 ")) << line;
 }
 
 TEST_F(DurableSubscriptionTest, AcknowledgedEventsAreNotRedelivered) {

@@ -307,6 +307,33 @@ TEST_F(EndToEndTest, CursorAndFilterHoldAfterRestart) {
   EXPECT_EQ(live[0].event().sequence(), 7);
 }
 
+// A closed tail stream logs how it ended, what it sent, and the sequence a
+// client can resume after without missing an event.
+TEST_F(EndToEndTest, ClosedTailStreamLogsWhatItSent) {
+  ASSERT_EQ(PostEvent(*bridge_, "payment_link.paid", "evt_logged")->status,
+            200);
+  ASSERT_EQ(PostEvent(*bridge_, "payment_link.expired", "evt_skipped")->status,
+            200);
+  auto stub = Stub(*bridge_);
+  v1::SubscribeRequest request;
+  request.add_event_types("payment_link.paid");
+  request.set_position(v1::START_POSITION_EARLIEST);
+  request.mutable_heartbeat_interval()->set_seconds(1);
+  {
+    test_support::OpenStream stream = test_support::Subscribe(*stub, request);
+    ASSERT_EQ(test_support::ReadDeliveries(stream, 1).size(), 1u);
+    // A heartbeat follows only once the delivery's write has completed.
+    ASSERT_TRUE(test_support::NextIsHeartbeat(stream));
+  }
+  std::string line =
+      test_support::WaitForLogLine(*bridge_, "tail stream closed");
+  ASSERT_FALSE(line.empty()) << bridge_->Output();
+  EXPECT_TRUE(absl::StrContains(line, " status=CANCELLED ")) << line;
+  EXPECT_TRUE(absl::StrContains(line, " events_sent=1 ")) << line;
+  EXPECT_TRUE(absl::StrContains(line, " sent_through_sequence=2 ")) << line;
+  EXPECT_TRUE(absl::StrContains(line, " elapsed_ms=")) << line;
+}
+
 TEST_F(EndToEndTest, WrongSignatureIsRejectedAndNeverDelivered) {
   std::string forged =
       SampleWebhookBody("payment_link.paid", "evt_forged", absl::Now());

@@ -1,6 +1,9 @@
 #include "tests/testing/bridge_client.h"
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "src/cli/sample_event.h"
@@ -77,6 +80,23 @@ bool NextIsHeartbeat(OpenStream& stream) {
   v1::SubscribeResponse response;
   if (!stream.reader->Read(&response)) return false;
   return response.deliveries_size() == 0;
+}
+
+std::string WaitForLogLine(const BridgeProcess& bridge,
+                           absl::string_view message, absl::Duration timeout) {
+  const std::string infix = absl::StrCat(" ", message, " ");
+  const std::string suffix = absl::StrCat(" ", message);
+  absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    for (absl::string_view line :
+         absl::StrSplit(bridge.Output(), '\n', absl::SkipEmpty())) {
+      if (absl::StrContains(line, infix) || absl::EndsWith(line, suffix)) {
+        return std::string(line);
+      }
+    }
+    if (absl::Now() >= deadline) return "";
+    absl::SleepFor(absl::Milliseconds(20));
+  }
 }
 
 }  // namespace paymento::bridge::test_support

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "paymento/bridge/v1/event_service.grpc.pb.h"
 #include "tests/testing/bridge_process.h"
@@ -57,6 +58,12 @@ std::vector<v1::Delivery> ReadDeliveries(OpenStream& stream, size_t count);
 // Reads one response and returns whether it was a heartbeat, i.e. whether
 // nothing was delivered before the next heartbeat.
 bool NextIsHeartbeat(OpenStream& stream);
+
+// Waits up to `timeout` for a line of the bridge's text log with the
+// message `message` and returns it, or returns an empty string.
+std::string WaitForLogLine(const BridgeProcess& bridge,
+                           absl::string_view message,
+                           absl::Duration timeout = absl::Seconds(5));
 
 }  // namespace paymento::bridge::test_support
 
