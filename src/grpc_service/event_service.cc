@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "src/grpc_service/durable_stream.h"
 #include "src/grpc_service/grpc_status.h"
+#include "src/grpc_service/message_bytes.h"
 #include "src/grpc_service/page_token.h"
 #include "src/grpc_service/subscribe_response_bytes.h"
 #include "src/logging/log.h"
@@ -27,13 +28,6 @@ class RejectedStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   explicit RejectedStream(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }
 };
-
-grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
-                                      const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
 
 google::protobuf::Timestamp ToTimestamp(absl::Time time) {
   google::protobuf::Timestamp timestamp;
@@ -84,23 +78,6 @@ absl::StatusOr<DeliveryState> FromProtoState(v1::DeliveryState state) {
       return absl::InvalidArgumentError(
           absl::StrCat("invalid delivery_state ", static_cast<int>(state)));
   }
-}
-
-absl::StatusOr<v1::SubscribeRequest> ParseSubscribeRequest(
-    const grpc::ByteBuffer& bytes) {
-  // Deserialize consumes its buffer, and the request belongs to gRPC, so
-  // this parses a copy, which shares the slices.
-  grpc::ByteBuffer copy(bytes);
-  v1::SubscribeRequest request;
-  grpc::Status parsed =
-      grpc::SerializationTraits<v1::SubscribeRequest>::Deserialize(&copy,
-                                                                   &request);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        "invalid SubscribeRequest: the message does not parse; send a "
-        "paymento.bridge.v1.SubscribeRequest");
-  }
-  return request;
 }
 
 std::vector<std::string> Patterns(
@@ -171,7 +148,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventServiceImpl::Subscribe(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* bytes) {
   absl::Status allowed = Authorize(*context, Role::kClient);
   if (!allowed.ok()) return new RejectedStream(ToGrpcStatus(allowed));
-  absl::StatusOr<v1::SubscribeRequest> request = ParseSubscribeRequest(*bytes);
+  absl::StatusOr<v1::SubscribeRequest> request =
+      ParseMessage<v1::SubscribeRequest>(*bytes);
   if (!request.ok()) return new RejectedStream(ToGrpcStatus(request.status()));
   absl::StatusOr<TailOptions> options = TailOptionsFor(*request);
   if (!options.ok()) {
@@ -191,10 +169,15 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventServiceImpl::Subscribe(
 }
 
 grpc::ServerUnaryReactor* EventServiceImpl::GetEvent(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(context, request, response, Role::kClient,
+                    &EventServiceImpl::HandleGetEvent);
+}
+
+absl::Status EventServiceImpl::HandleGetEvent(
     grpc::CallbackServerContext* context, const v1::GetEventRequest* request,
     v1::EventStatus* response) {
-  absl::Status allowed = Authorize(*context, Role::kClient);
-  if (!allowed.ok()) return FinishUnary(context, allowed);
   absl::StatusOr<std::optional<StoredEvent>> stored;
   std::string key;
   switch (request->key_case()) {
@@ -207,31 +190,33 @@ grpc::ServerUnaryReactor* EventServiceImpl::GetEvent(
       stored = environment_.store->GetBySequence(request->sequence());
       break;
     case v1::GetEventRequest::KEY_NOT_SET:
-      return FinishUnary(context,
-                         absl::InvalidArgumentError("set id or sequence"));
+      return absl::InvalidArgumentError("set id or sequence");
   }
-  if (!stored.ok()) return FinishUnary(context, stored.status());
+  if (!stored.ok()) return stored.status();
   if (!stored->has_value()) {
-    return FinishUnary(
-        context, absl::NotFoundError(absl::StrCat(
-                     "no event with ", key,
-                     ": it was never received, or retention has deleted it")));
+    return absl::NotFoundError(
+        absl::StrCat("no event with ", key,
+                     ": it was never received, or retention has deleted it"));
   }
   *response->mutable_event() = std::move((*stored)->event);
   response->set_duplicate_count((*stored)->duplicate_count);
-  return FinishUnary(context, AddDeliveryStatus(*response));
+  return AddDeliveryStatus(*response);
 }
 
 grpc::ServerUnaryReactor* EventServiceImpl::ListEvents(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(context, request, response, Role::kClient,
+                    &EventServiceImpl::HandleListEvents);
+}
+
+absl::Status EventServiceImpl::HandleListEvents(
     grpc::CallbackServerContext* context, const v1::ListEventsRequest* request,
     v1::ListEventsResponse* response) {
-  absl::Status allowed = Authorize(*context, Role::kClient);
-  if (!allowed.ok()) return FinishUnary(context, allowed);
   if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
-    return FinishUnary(
-        context, absl::InvalidArgumentError(absl::StrCat(
-                     "invalid page_size ", request->page_size(), ": use 1 to ",
-                     kMaxPageSize, ", or 0 for ", kDefaultPageSize)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid page_size ", request->page_size(), ": use 1 to ",
+                     kMaxPageSize, ", or 0 for ", kDefaultPageSize));
   }
   v1::ListEventsRequest shape = *request;
   shape.clear_page_token();
@@ -251,11 +236,10 @@ grpc::ServerUnaryReactor* EventServiceImpl::ListEvents(
   if (request->delivery_state() != v1::DELIVERY_STATE_UNSPECIFIED) {
     absl::StatusOr<DeliveryState> state =
         FromProtoState(request->delivery_state());
-    if (!state.ok()) return FinishUnary(context, state.status());
+    if (!state.ok()) return state.status();
     if (request->subscription().empty()) {
-      return FinishUnary(context,
-                         absl::InvalidArgumentError(
-                             "delivery_state needs a subscription name"));
+      return absl::InvalidArgumentError(
+          "delivery_state needs a subscription name");
     }
     query.subscription = request->subscription();
     query.delivery_state = *state;
@@ -265,13 +249,13 @@ grpc::ServerUnaryReactor* EventServiceImpl::ListEvents(
   if (!request->page_token().empty()) {
     absl::StatusOr<int64_t> after =
         DecodePageToken(request->page_token(), fingerprint);
-    if (!after.ok()) return FinishUnary(context, after.status());
+    if (!after.ok()) return after.status();
     query.after_sequence = *after;
   }
 
   absl::StatusOr<std::vector<v1::Event>> events =
       environment_.store->List(query);
-  if (!events.ok()) return FinishUnary(context, events.status());
+  if (!events.ok()) return events.status();
   // A page stops early at kMaxResponseBytes, and its token then continues
   // after the last event in it.
   size_t bytes = 0;
@@ -289,7 +273,7 @@ grpc::ServerUnaryReactor* EventServiceImpl::ListEvents(
     response->set_next_page_token(EncodePageToken(
         response->events(response->events_size() - 1).sequence(), fingerprint));
   }
-  return FinishUnary(context, absl::OkStatus());
+  return absl::OkStatus();
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* EventServiceImpl::SubscribeDurable(
@@ -387,13 +371,18 @@ absl::Status EventServiceImpl::AddDeliveryStatus(v1::EventStatus& status) {
 }
 
 grpc::ServerUnaryReactor* EventServiceImpl::Acknowledge(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(context, request, response, Role::kClient,
+                    &EventServiceImpl::HandleAcknowledge);
+}
+
+absl::Status EventServiceImpl::HandleAcknowledge(
     grpc::CallbackServerContext* context, const v1::AcknowledgeRequest* request,
     v1::AcknowledgeResponse* response) {
-  absl::Status allowed = Authorize(*context, Role::kClient);
-  if (!allowed.ok()) return FinishUnary(context, allowed);
   absl::StatusOr<std::shared_ptr<Subscription>> subscription =
       subscriptions_->Find(request->subscription());
-  if (!subscription.ok()) return FinishUnary(context, subscription.status());
+  if (!subscription.ok()) return subscription.status();
   std::vector<std::string> ids(request->ack_ids().begin(),
                                request->ack_ids().end());
   int acknowledged = 0;
@@ -401,80 +390,92 @@ grpc::ServerUnaryReactor* EventServiceImpl::Acknowledge(
   // few milliseconds, on this callback thread.
   absl::Status saved = (*subscription)->Acknowledge(ids, &acknowledged).get();
   response->set_acknowledged(acknowledged);
-  return FinishUnary(context, saved);
+  return saved;
 }
 
 grpc::ServerUnaryReactor* EventServiceImpl::ModifyAckDeadline(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(context, request, response, Role::kClient,
+                    &EventServiceImpl::HandleModifyAckDeadline);
+}
+
+absl::Status EventServiceImpl::HandleModifyAckDeadline(
     grpc::CallbackServerContext* context,
     const v1::ModifyAckDeadlineRequest* request,
     v1::ModifyAckDeadlineResponse* response) {
-  absl::Status allowed = Authorize(*context, Role::kClient);
-  if (!allowed.ok()) return FinishUnary(context, allowed);
   absl::Duration deadline = ToAbslDuration(request->ack_deadline());
   if (deadline < absl::ZeroDuration() || deadline > absl::Minutes(10)) {
-    return FinishUnary(
-        context, absl::InvalidArgumentError(absl::StrCat(
-                     "invalid ack_deadline ", absl::FormatDuration(deadline),
-                     ": use 0 to return the deliveries, or up to 10m")));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid ack_deadline ", absl::FormatDuration(deadline),
+                     ": use 0 to return the deliveries, or up to 10m"));
   }
   absl::StatusOr<std::shared_ptr<Subscription>> subscription =
       subscriptions_->Find(request->subscription());
-  if (!subscription.ok()) return FinishUnary(context, subscription.status());
+  if (!subscription.ok()) return subscription.status();
   std::vector<std::string> ids(request->ack_ids().begin(),
                                request->ack_ids().end());
   absl::StatusOr<int> modified =
       (*subscription)->ModifyAckDeadline(ids, deadline);
-  if (!modified.ok()) return FinishUnary(context, modified.status());
+  if (!modified.ok()) return modified.status();
   response->set_modified(*modified);
-  return FinishUnary(context, absl::OkStatus());
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* EventServiceImpl::Seek(
-    grpc::CallbackServerContext* context, const v1::SeekRequest* request,
-    v1::SeekResponse* response) {
-  absl::Status allowed = Authorize(*context, Role::kAdmin);
-  if (!allowed.ok()) return FinishUnary(context, allowed);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(context, request, response, Role::kAdmin,
+                    &EventServiceImpl::HandleSeek);
+}
+
+absl::Status EventServiceImpl::HandleSeek(grpc::CallbackServerContext* context,
+                                          const v1::SeekRequest* request,
+                                          v1::SeekResponse* response) {
   absl::StatusOr<std::shared_ptr<Subscription>> subscription =
       subscriptions_->Find(request->subscription());
-  if (!subscription.ok()) return FinishUnary(context, subscription.status());
+  if (!subscription.ok()) return subscription.status();
   int64_t cursor = 0;
   switch (request->target_case()) {
     case v1::SeekRequest::kSequence:
       if (request->sequence() < 0) {
-        return FinishUnary(
-            context, absl::InvalidArgumentError(
-                         absl::StrCat("invalid sequence ", request->sequence(),
-                                      ": use 0 or a sequence number")));
+        return absl::InvalidArgumentError(
+            absl::StrCat("invalid sequence ", request->sequence(),
+                         ": use 0 or a sequence number"));
       }
       cursor = request->sequence();
       break;
     case v1::SeekRequest::kReceivedAt: {
       absl::StatusOr<int64_t> before = environment_.store->SequenceBefore(
           ToAbslTime(request->received_at()));
-      if (!before.ok()) return FinishUnary(context, before.status());
+      if (!before.ok()) return before.status();
       cursor = *before;
       break;
     }
     case v1::SeekRequest::TARGET_NOT_SET:
-      return FinishUnary(
-          context, absl::InvalidArgumentError("set sequence or received_at"));
+      return absl::InvalidArgumentError("set sequence or received_at");
   }
   absl::StatusOr<int64_t> moved = (*subscription)->Seek(cursor);
-  if (!moved.ok()) return FinishUnary(context, moved.status());
+  if (!moved.ok()) return moved.status();
   response->set_cursor(*moved);
-  return FinishUnary(context, absl::OkStatus());
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* EventServiceImpl::ListSubscriptions(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(context, request, response, Role::kAdmin,
+                    &EventServiceImpl::HandleListSubscriptions);
+}
+
+absl::Status EventServiceImpl::HandleListSubscriptions(
     grpc::CallbackServerContext* context,
     const v1::ListSubscriptionsRequest* request,
     v1::ListSubscriptionsResponse* response) {
-  absl::Status allowed = Authorize(*context, Role::kAdmin);
-  if (!allowed.ok()) return FinishUnary(context, allowed);
   for (const std::shared_ptr<Subscription>& subscription :
        subscriptions_->All()) {
     absl::StatusOr<SubscriptionStats> stats = subscription->Stats();
-    if (!stats.ok()) return FinishUnary(context, stats.status());
+    if (!stats.ok()) return stats.status();
     const SubscriptionRecord& record = subscription->record();
     v1::Subscription* listed = response->add_subscriptions();
     listed->set_name(record.name);
@@ -495,31 +496,41 @@ grpc::ServerUnaryReactor* EventServiceImpl::ListSubscriptions(
     listed->set_expired_events(stats->expired_events);
     listed->set_open_streams(stats->open_streams);
   }
-  return FinishUnary(context, absl::OkStatus());
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* EventServiceImpl::DeleteSubscription(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(context, request, response, Role::kAdmin,
+                    &EventServiceImpl::HandleDeleteSubscription);
+}
+
+absl::Status EventServiceImpl::HandleDeleteSubscription(
     grpc::CallbackServerContext* context,
     const v1::DeleteSubscriptionRequest* request,
     v1::DeleteSubscriptionResponse* response) {
-  absl::Status allowed = Authorize(*context, Role::kAdmin);
-  if (!allowed.ok()) return FinishUnary(context, allowed);
-  return FinishUnary(context, subscriptions_->Delete(request->subscription()));
+  return subscriptions_->Delete(request->subscription());
 }
 
 grpc::ServerUnaryReactor* EventServiceImpl::RedriveDeadLetters(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(context, request, response, Role::kAdmin,
+                    &EventServiceImpl::HandleRedriveDeadLetters);
+}
+
+absl::Status EventServiceImpl::HandleRedriveDeadLetters(
     grpc::CallbackServerContext* context,
     const v1::RedriveDeadLettersRequest* request,
     v1::RedriveDeadLettersResponse* response) {
-  absl::Status allowed = Authorize(*context, Role::kAdmin);
-  if (!allowed.ok()) return FinishUnary(context, allowed);
   absl::StatusOr<std::shared_ptr<Subscription>> subscription =
       subscriptions_->Find(request->subscription());
-  if (!subscription.ok()) return FinishUnary(context, subscription.status());
+  if (!subscription.ok()) return subscription.status();
   absl::StatusOr<int> redriven = (*subscription)->RedriveDeadLetters();
-  if (!redriven.ok()) return FinishUnary(context, redriven.status());
+  if (!redriven.ok()) return redriven.status();
   response->set_redriven(*redriven);
-  return FinishUnary(context, absl::OkStatus());
+  return absl::OkStatus();
 }
 
 }  // namespace paymento::bridge

@@ -35,13 +35,6 @@ uint64_t QuarantinePageFingerprint() {
   return QueryFingerprint("ListQuarantined");
 }
 
-grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
-                                      const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 void ToProto(const QuarantineRecord& record, v1::QuarantinedRequest* proto) {
   proto->set_id(record.id);
   int64_t micros = absl::ToUnixMicros(record.received_at);
@@ -116,16 +109,20 @@ absl::StatusOr<std::pair<v1::Event, bool>> StoreReleased(
 }  // namespace
 
 grpc::ServerUnaryReactor* EventServiceImpl::ListQuarantined(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(context, request, response, Role::kAdmin,
+                    &EventServiceImpl::HandleListQuarantined);
+}
+
+absl::Status EventServiceImpl::HandleListQuarantined(
     grpc::CallbackServerContext* context,
     const v1::ListQuarantinedRequest* request,
     v1::ListQuarantinedResponse* response) {
-  absl::Status allowed = Authorize(*context, Role::kAdmin);
-  if (!allowed.ok()) return FinishUnary(context, allowed);
   if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
-    return FinishUnary(
-        context, absl::InvalidArgumentError(absl::StrCat(
-                     "invalid page_size ", request->page_size(), ": use 1 to ",
-                     kMaxPageSize, ", or 0 for ", kDefaultPageSize)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid page_size ", request->page_size(), ": use 1 to ",
+                     kMaxPageSize, ", or 0 for ", kDefaultPageSize));
   }
   int limit =
       request->page_size() == 0 ? kDefaultPageSize : request->page_size();
@@ -133,13 +130,13 @@ grpc::ServerUnaryReactor* EventServiceImpl::ListQuarantined(
   if (!request->page_token().empty()) {
     absl::StatusOr<int64_t> decoded =
         DecodePageToken(request->page_token(), QuarantinePageFingerprint());
-    if (!decoded.ok()) return FinishUnary(context, decoded.status());
+    if (!decoded.ok()) return decoded.status();
     after_id = *decoded;
   }
 
   absl::StatusOr<std::vector<QuarantineRecord>> records =
       environment_.store->ListQuarantined(after_id, limit);
-  if (!records.ok()) return FinishUnary(context, records.status());
+  if (!records.ok()) return records.status();
   for (const QuarantineRecord& record : *records) {
     ToProto(record, response->add_requests());
   }
@@ -147,45 +144,55 @@ grpc::ServerUnaryReactor* EventServiceImpl::ListQuarantined(
     response->set_next_page_token(
         EncodePageToken(records->back().id, QuarantinePageFingerprint()));
   }
-  return FinishUnary(context, absl::OkStatus());
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* EventServiceImpl::GetQuarantined(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(context, request, response, Role::kAdmin,
+                    &EventServiceImpl::HandleGetQuarantined);
+}
+
+absl::Status EventServiceImpl::HandleGetQuarantined(
     grpc::CallbackServerContext* context,
     const v1::GetQuarantinedRequest* request,
     v1::QuarantinedRequest* response) {
-  absl::Status allowed = Authorize(*context, Role::kAdmin);
-  if (!allowed.ok()) return FinishUnary(context, allowed);
   absl::StatusOr<QuarantineRecord> record =
       FindQuarantined(*environment_.store, request->id());
-  if (!record.ok()) return FinishUnary(context, record.status());
+  if (!record.ok()) return record.status();
   ToProto(*record, response);
-  return FinishUnary(context, absl::OkStatus());
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* EventServiceImpl::ReleaseQuarantined(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(context, request, response, Role::kAdmin,
+                    &EventServiceImpl::HandleReleaseQuarantined);
+}
+
+absl::Status EventServiceImpl::HandleReleaseQuarantined(
     grpc::CallbackServerContext* context,
     const v1::ReleaseQuarantinedRequest* request,
     v1::ReleaseQuarantinedResponse* response) {
-  absl::Status allowed = Authorize(*context, Role::kAdmin);
-  if (!allowed.ok()) return FinishUnary(context, allowed);
   EventStore& store = *environment_.store;
   absl::StatusOr<QuarantineRecord> record =
       FindQuarantined(store, request->id());
-  if (!record.ok()) return FinishUnary(context, record.status());
+  if (!record.ok()) return record.status();
 
   absl::StatusOr<v1::Event> event =
       EventFromQuarantine(*record, ReleaseSecrets::FromEnvironment());
-  if (!event.ok()) return FinishUnary(context, event.status());
+  if (!event.ok()) return event.status();
   absl::StatusOr<std::pair<v1::Event, bool>> stored =
       StoreReleased(store, *std::move(event), *record);
-  if (!stored.ok()) return FinishUnary(context, stored.status());
+  if (!stored.ok()) return stored.status();
 
   // A concurrent release of the same request may have deleted it already,
   // and the event is stored either way.
   absl::Status deleted = store.DeleteQuarantined(record->id);
   if (!deleted.ok() && !absl::IsNotFound(deleted)) {
-    return FinishUnary(context, deleted);
+    return deleted;
   }
   const v1::Event& released = stored->first;
   logging::Info(
@@ -198,7 +205,7 @@ grpc::ServerUnaryReactor* EventServiceImpl::ReleaseQuarantined(
        {"scheme", v1::SignatureScheme_Name(released.verification().scheme())}});
   *response->mutable_event() = released;
   response->set_duplicate(stored->second);
-  return FinishUnary(context, absl::OkStatus());
+  return absl::OkStatus();
 }
 
 }  // namespace paymento::bridge

@@ -133,8 +133,39 @@ class SubscribeInterceptor : public grpc::experimental::Interceptor {
   std::string subscription_;
 };
 
-// One per Acknowledge call. The request names the subscription, and the
-// response contains the number of ack ids that matched a live lease.
+// Reads the subscription, field 1, of a serialized AcknowledgeRequest,
+// skipping its ack ids. Returns false when the request does not parse.
+bool ReadSubscription(const grpc::ByteBuffer& request,
+                      std::string* subscription) {
+  constexpr uint32_t kSubscriptionTag =
+      WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  // The reader needs a mutable buffer, and the copy shares the slices.
+  grpc::ByteBuffer copy(request);
+  grpc::ProtoBufferReader reader(&copy);
+  google::protobuf::io::CodedInputStream input(&reader);
+  while (uint32_t tag = input.ReadTag()) {
+    if (tag == kSubscriptionTag) {
+      // A field given twice takes its last value, as a parser does.
+      if (!WireFormatLite::ReadString(&input, subscription)) return false;
+    } else if (!WireFormatLite::SkipField(&input, tag)) {
+      return false;
+    }
+  }
+  return input.ConsumedEntireMessage();
+}
+
+// Parses a copy of a serialized message: Deserialize consumes its buffer,
+// and the call still needs the message, so the copy shares its slices.
+// Returns false when it does not parse.
+template <typename Message>
+bool ParseCopy(const void* bytes, Message* message) {
+  grpc::ByteBuffer copy(*static_cast<const grpc::ByteBuffer*>(bytes));
+  return grpc::SerializationTraits<Message>::Deserialize(&copy, message).ok();
+}
+
+// One per Acknowledge call, a raw method like every method of the service.
+// The request names the subscription, and the response contains the number
+// of ack ids that matched a live lease.
 class AcknowledgeInterceptor : public grpc::experimental::Interceptor {
  public:
   explicit AcknowledgeInterceptor(Metrics* metrics) : metrics_(metrics) {}
@@ -143,18 +174,20 @@ class AcknowledgeInterceptor : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_MESSAGE) &&
         methods->GetRecvMessage() != nullptr) {
-      subscription_ =
-          static_cast<const v1::AcknowledgeRequest*>(methods->GetRecvMessage())
-              ->subscription();
+      // A request that does not parse is rejected, and counts nothing.
+      if (!ReadSubscription(
+              *static_cast<const grpc::ByteBuffer*>(methods->GetRecvMessage()),
+              &subscription_)) {
+        subscription_.clear();
+      }
     }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_MESSAGE) &&
         methods->GetSendMessage() != nullptr) {
-      int acknowledged =
-          static_cast<const v1::AcknowledgeResponse*>(methods->GetSendMessage())
-              ->acknowledged();
-      if (acknowledged > 0) {
-        metrics_->CountAcknowledgements(subscription_, acknowledged);
+      v1::AcknowledgeResponse response;
+      if (ParseCopy(methods->GetSendMessage(), &response) &&
+          response.acknowledged() > 0) {
+        metrics_->CountAcknowledgements(subscription_, response.acknowledged());
       }
     }
     methods->Proceed();

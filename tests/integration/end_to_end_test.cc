@@ -2,6 +2,7 @@
 // posted over HTTP, received on real gRPC streams, and found again after a
 // restart.
 #include <google/protobuf/util/message_differencer.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -9,9 +10,12 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -332,6 +336,50 @@ TEST_F(EndToEndTest, ClosedTailStreamLogsWhatItSent) {
   EXPECT_TRUE(absl::StrContains(line, " events_sent=1 ")) << line;
   EXPECT_TRUE(absl::StrContains(line, " sent_through_sequence=2 ")) << line;
   EXPECT_TRUE(absl::StrContains(line, " elapsed_ms=")) << line;
+}
+
+// Every unary method rejects a request that does not parse with
+// INVALID_ARGUMENT naming the message it expects.
+TEST_F(EndToEndTest, UnparsableRequestsAreInvalidArguments) {
+  const std::vector<std::pair<std::string, std::string>> methods = {
+      {"GetEvent", "GetEventRequest"},
+      {"ListEvents", "ListEventsRequest"},
+      {"Acknowledge", "AcknowledgeRequest"},
+      {"ModifyAckDeadline", "ModifyAckDeadlineRequest"},
+      {"Seek", "SeekRequest"},
+      {"ListSubscriptions", "ListSubscriptionsRequest"},
+      {"DeleteSubscription", "DeleteSubscriptionRequest"},
+      {"RedriveDeadLetters", "RedriveDeadLettersRequest"},
+      {"ListQuarantined", "ListQuarantinedRequest"},
+      {"GetQuarantined", "GetQuarantinedRequest"},
+      {"ReleaseQuarantined", "ReleaseQuarantinedRequest"},
+  };
+  grpc::GenericStub stub(grpc::CreateChannel(
+      bridge_->grpc_address(), grpc::InsecureChannelCredentials()));
+  // Field 1, length-delimited, declares 5 bytes but contains 1.
+  const std::string truncated("\x0a\x05\x01", 3);
+  for (const auto& [method, message] : methods) {
+    grpc::Slice slice(truncated);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(&context,
+                   absl::StrCat("/paymento.bridge.v1.EventService/", method),
+                   grpc::StubOptions(), &request, &response,
+                   [&done](grpc::Status status) { done.set_value(status); });
+    grpc::Status status = done.get_future().get();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << method;
+    EXPECT_EQ(status.error_message(),
+              absl::StrCat("invalid ", message,
+                           ": the message does not parse; send a "
+                           "paymento.bridge.v1.",
+                           message))
+        << method;
+  }
 }
 
 TEST_F(EndToEndTest, WrongSignatureIsRejectedAndNeverDelivered) {
