@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs paymento-bridge on the embedded
 # SQLite store in data/, with a development webhook secret unless one is set.
+# Extra arguments go to `paymento-bridge serve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -9,4 +10,12 @@ if [[ -z "${PAYMENTO_WEBHOOK_SECRET:-}" && -z "${PAYMENTO_WEBHOOK_SECRET_FILE:-}
   export PAYMENTO_WEBHOOK_SECRET=dev-secret-change-me
   echo "run-dev: using the development secret \"dev-secret-change-me\"" >&2
 fi
-exec build/paymento-bridge serve --log-format=text "$@"
+# The development secret is public, so the ingress listens on loopback
+# unless the command line names another address.
+listen=(--http-listen=127.0.0.1:8080)
+for arg in "$@"; do
+  if [[ "$arg" == --http-listen || "$arg" == --http-listen=* ]]; then
+    listen=()
+  fi
+done
+exec build/paymento-bridge serve --log-format=text "${listen[@]}" "$@"

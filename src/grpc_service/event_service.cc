@@ -98,7 +98,8 @@ absl::StatusOr<TailOptions> EventServiceImpl::TailOptionsFor(
       TypeFilter::Create(Patterns(request.event_types()));
   if (!filter.ok()) return filter.status();
 
-  TailOptions options{*std::move(filter)};
+  TailOptions options{*std::move(filter), /*cursor=*/0,
+                      TailOptions::kDefaultHeartbeatInterval, /*peer=*/""};
   switch (request.start_case()) {
     case v1::SubscribeRequest::kAfterSequence:
       if (request.after_sequence() < 0) {

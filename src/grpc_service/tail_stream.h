@@ -53,10 +53,12 @@ struct StreamEnvironment {
 };
 
 struct TailOptions {
+  static constexpr absl::Duration kDefaultHeartbeatInterval = absl::Seconds(15);
+
   TypeFilter filter;
   // Events with a greater sequence are delivered.
   int64_t cursor = 0;
-  absl::Duration heartbeat_interval = absl::Seconds(15);
+  absl::Duration heartbeat_interval = kDefaultHeartbeatInterval;
   std::string peer;
 };
 
@@ -123,8 +125,8 @@ class TailStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   absl::Mutex mu_;
   int64_t cursor_ ABSL_GUARDED_BY(mu_);
   // The cursor and the deliveries of the write in flight, and what the
-  // writes that completed carried: a client that reconnects with
-  // after_sequence set to sent_through_ misses no event.
+  // writes that completed carried, for the closing log line. A completed
+  // write is in gRPC's buffers, not necessarily read by the client.
   int64_t writing_through_ ABSL_GUARDED_BY(mu_) = 0;
   int writing_deliveries_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t sent_through_ ABSL_GUARDED_BY(mu_);

@@ -311,8 +311,8 @@ TEST_F(EndToEndTest, CursorAndFilterHoldAfterRestart) {
   EXPECT_EQ(live[0].event().sequence(), 7);
 }
 
-// A closed tail stream logs how it ended, what it sent, and the sequence a
-// client can resume after without missing an event.
+// A closed tail stream logs how it ended, what it sent, and the last
+// sequence it wrote.
 TEST_F(EndToEndTest, ClosedTailStreamLogsWhatItSent) {
   ASSERT_EQ(PostEvent(*bridge_, "payment_link.paid", "evt_logged")->status,
             200);
