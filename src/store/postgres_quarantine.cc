@@ -55,15 +55,17 @@ absl::StatusOr<int64_t> PostgresEventStore::Quarantine(
         absl::StatusOr<PgResult> inserted = connection.Execute(
             "INSERT INTO quarantine (received_at, reason, route, event_id,"
             " headers, body, body_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT (body_sha256, reason) DO NOTHING",
+            " ON CONFLICT (body_sha256, reason, sha256(headers)) DO NOTHING",
             {PgParam::Timestamp(record.received_at), PgParam::Text(reason),
              PgParam::Text(route), PgParam::Text(event_id),
              PgParam::Bytea(record.headers), PgParam::Bytea(record.body),
              PgParam::Bytea(record.body_sha256)});
         if (!inserted.ok()) return inserted.status();
         absl::StatusOr<PgResult> found = connection.Execute(
-            "SELECT id FROM quarantine WHERE body_sha256 = $1 AND reason = $2",
-            {PgParam::Bytea(record.body_sha256), PgParam::Text(reason)});
+            "SELECT id FROM quarantine WHERE body_sha256 = $1"
+            " AND reason = $2 AND sha256(headers) = sha256($3)",
+            {PgParam::Bytea(record.body_sha256), PgParam::Text(reason),
+             PgParam::Bytea(record.headers)});
         if (!found.ok()) return found.status();
         if (found->rows() > 0) id = found->Int64(0, 0);
         return TrimQuarantine(connection);

@@ -106,6 +106,16 @@ ALTER TABLE deliveries
   ADD COLUMN lease_generation BIGINT NOT NULL DEFAULT 0;
 CREATE SEQUENCE lease_generations;
 )sql",
+      // 4: a quarantined request is the same as an earlier one only when
+      // its headers match too, so a request that differs from an earlier
+      // one in its headers alone is kept with them. The headers enter the
+      // index as a digest, because a B-tree entry holds at most about
+      // 2.7 KB and headers reach 64 KiB.
+      R"sql(
+ALTER TABLE quarantine DROP CONSTRAINT quarantine_body_sha256_reason_key;
+CREATE UNIQUE INDEX quarantine_request
+  ON quarantine (body_sha256, reason, sha256(headers));
+)sql",
   };
   return *migrations;
 }

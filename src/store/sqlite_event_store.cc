@@ -437,7 +437,7 @@ absl::StatusOr<int64_t> SqliteEventStore::Quarantine(QuarantineRecord record) {
   absl::StatusOr<SqliteStatement> insert = writer_->Prepare(
       "INSERT INTO quarantine (received_at_us, reason, route, event_id,"
       " headers, body, body_sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-      " ON CONFLICT (body_sha256, reason) DO NOTHING");
+      " ON CONFLICT (body_sha256, reason, headers) DO NOTHING");
   if (!insert.ok()) return insert.status();
   insert->BindInt64(1, absl::ToUnixMicros(record.received_at));
   insert->BindText(2, record.reason);
@@ -452,10 +452,12 @@ absl::StatusOr<int64_t> SqliteEventStore::Quarantine(QuarantineRecord record) {
   if (!trimmed.ok()) return trimmed;
 
   absl::StatusOr<SqliteStatement> lookup = writer_->Prepare(
-      "SELECT id FROM quarantine WHERE body_sha256 = ?1 AND reason = ?2");
+      "SELECT id FROM quarantine"
+      " WHERE body_sha256 = ?1 AND reason = ?2 AND headers = ?3");
   if (!lookup.ok()) return lookup.status();
   lookup->BindBlob(1, record.body_sha256);
   lookup->BindText(2, record.reason);
+  lookup->BindText(3, record.headers);
   absl::StatusOr<bool> row = lookup->Step();
   if (!row.ok()) return row.status();
   return lookup->ColumnInt64(0);

@@ -1,5 +1,6 @@
 #include "src/store/sqlite_schema.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,33 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_sequence ON deliveries(sequence);
 CREATE INDEX deliveries_state ON deliveries(subscription, state, sequence);
 )sql",
+      // 3: a quarantined request is the same as an earlier one only when
+      // its headers match too, so a request that differs from an earlier
+      // one in its headers alone is kept with them. SQLite cannot drop a
+      // table's UNIQUE constraint, so the table is copied, with its ids and
+      // its AUTOINCREMENT counter, which never hands out an id again.
+      R"sql(
+CREATE TABLE quarantine_new (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  received_at_us INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  route TEXT NOT NULL,
+  event_id TEXT NOT NULL DEFAULT '',
+  headers TEXT NOT NULL,
+  body BLOB NOT NULL,
+  body_sha256 BLOB NOT NULL,
+  UNIQUE (body_sha256, reason, headers)
+);
+INSERT INTO quarantine_new (id, received_at_us, reason, route, event_id,
+  headers, body, body_sha256)
+  SELECT id, received_at_us, reason, route, event_id, headers, body,
+    body_sha256 FROM quarantine;
+DELETE FROM sqlite_sequence WHERE name = 'quarantine_new';
+INSERT INTO sqlite_sequence (name, seq)
+  SELECT 'quarantine_new', seq FROM sqlite_sequence WHERE name = 'quarantine';
+DROP TABLE quarantine;
+ALTER TABLE quarantine_new RENAME TO quarantine;
+)sql",
   };
   return *migrations;
 }
@@ -105,6 +133,11 @@ int64_t SqliteSchemaVersion() {
 }
 
 absl::Status MigrateSqliteSchema(SqliteConnection& connection) {
+  return MigrateSqliteSchemaTo(connection, SqliteSchemaVersion());
+}
+
+absl::Status MigrateSqliteSchemaTo(SqliteConnection& connection,
+                                   int64_t target) {
   absl::StatusOr<int64_t> version = CurrentVersion(connection);
   if (!version.ok()) return version.status();
   const std::vector<std::string>& migrations = Migrations();
@@ -115,7 +148,7 @@ absl::Status MigrateSqliteSchema(SqliteConnection& connection) {
         migrations.size(), "): run a newer paymento-bridge"));
   }
   for (int64_t next = *version + 1;
-       next <= static_cast<int64_t>(migrations.size()); ++next) {
+       next <= std::min<int64_t>(target, migrations.size()); ++next) {
     std::string sql = absl::StrCat(
         "BEGIN IMMEDIATE;", migrations[next - 1],
         "INSERT INTO schema_migrations (version, applied_at_us) VALUES (", next,

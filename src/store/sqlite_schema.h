@@ -12,6 +12,12 @@ namespace paymento::bridge {
 
 absl::Status MigrateSqliteSchema(SqliteConnection& connection);
 
+// Migrates to version `target` at most, which is below
+// SqliteSchemaVersion() only in tests that build a store as an older binary
+// left it.
+absl::Status MigrateSqliteSchemaTo(SqliteConnection& connection,
+                                   int64_t target);
+
 // The schema version this binary migrates SQLite stores to.
 int64_t SqliteSchemaVersion();
 

@@ -255,8 +255,8 @@ TEST_F(PostgresEventStoreTest, ReplicasStartingTogetherMigrateOnce) {
           ->Execute(
               "SELECT COUNT(*), MAX(version)::bigint FROM schema_migrations");
   ASSERT_TRUE(versions.ok()) << versions.status();
-  EXPECT_EQ(versions->Int64(0, 0), 3);
-  EXPECT_EQ(versions->Int64(0, 1), 3);
+  EXPECT_EQ(versions->Int64(0, 0), 4);
+  EXPECT_EQ(versions->Int64(0, 1), 4);
 }
 
 // A session that holds the sequence counter's lock, as a frozen replica

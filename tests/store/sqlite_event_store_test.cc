@@ -16,6 +16,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "src/store/sqlite_connection.h"
+#include "src/store/sqlite_schema.h"
 #include "src/store/type_filter.h"
 #include "tests/testing/bridge_process.h"
 
@@ -226,6 +228,54 @@ TEST_F(SqliteEventStoreTest, StoresEventSerializedWithItsSequence) {
 // The cache of recent events is bounded in bytes as well as in events, so
 // large events do not fill the memory. Older events leave it first and are
 // then read from disk.
+// A store from a binary before quarantine records kept their headers apart
+// keeps its records and ids, and never hands out the id of a deleted one.
+TEST(SqliteSchemaTest, QuarantineMigrationKeepsIdsAndCounter) {
+  const std::string path = test_support::MakeTempDirectory() + "/events.db";
+  {
+    absl::StatusOr<std::unique_ptr<SqliteConnection>> connection =
+        SqliteConnection::Open(path);
+    ASSERT_TRUE(connection.ok()) << connection.status();
+    ASSERT_TRUE(MigrateSqliteSchemaTo(**connection, 2).ok());
+    ASSERT_TRUE(
+        (*connection)
+            ->Execute("INSERT INTO quarantine (received_at_us, reason, route,"
+                      " headers, body, body_sha256) VALUES"
+                      " (1, 'mismatch', '/webhook', 'A: 1', '{}', x'01'),"
+                      " (2, 'mismatch', '/webhook', 'B: 2', '{}', x'02'),"
+                      " (3, 'mismatch', '/webhook', 'C: 3', '{}', x'03');"
+                      "DELETE FROM quarantine WHERE id = 3")
+            .ok());
+  }
+
+  absl::StatusOr<std::unique_ptr<SqliteEventStore>> store =
+      SqliteEventStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<std::optional<QuarantineRecord>> kept =
+      (*store)->GetQuarantined(2);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  ASSERT_TRUE(kept->has_value());
+  EXPECT_EQ((*kept)->headers, "B: 2");
+
+  QuarantineRecord repeat;
+  repeat.reason = "mismatch";
+  repeat.route = "/webhook";
+  repeat.headers = "A: 1";
+  repeat.body = "{}";
+  repeat.body_sha256 = std::string(1, '\x01');
+  absl::StatusOr<int64_t> same = (*store)->Quarantine(repeat);
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(*same, 1);
+
+  QuarantineRecord other = repeat;
+  other.headers = "A: other";
+  absl::StatusOr<int64_t> added = (*store)->Quarantine(other);
+  ASSERT_TRUE(added.ok()) << added.status();
+  // Past the deleted id 3; an insert that found a repeat may have used up
+  // a number.
+  EXPECT_GT(*added, 3);
+}
+
 TEST(SqliteRecentEventsTest, CacheKeepsWithinByteLimit) {
   SqliteStoreOptions options;
   options.recent_bytes = 20 * 1024;
