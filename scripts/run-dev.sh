@@ -11,11 +11,6 @@ if [[ -z "${PAYMENTO_WEBHOOK_SECRET:-}" && -z "${PAYMENTO_WEBHOOK_SECRET_FILE:-}
   echo "run-dev: using the development secret \"dev-secret-change-me\"" >&2
 fi
 # The development secret is public, so the ingress listens on loopback
-# unless the command line names another address.
-listen=(--http-listen=127.0.0.1:8080)
-for arg in "$@"; do
-  if [[ "$arg" == --http-listen || "$arg" == --http-listen=* ]]; then
-    listen=()
-  fi
-done
-exec build/paymento-bridge serve --log-format=text "${listen[@]}" "$@"
+# unless the environment or the command line names another address.
+export PAYMENTO_BRIDGE_HTTP_LISTEN="${PAYMENTO_BRIDGE_HTTP_LISTEN:-127.0.0.1:8080}"
+exec build/paymento-bridge serve --log-format=text "$@"

@@ -55,15 +55,18 @@ absl::StatusOr<int64_t> PostgresEventStore::Quarantine(
         absl::StatusOr<PgResult> inserted = connection.Execute(
             "INSERT INTO quarantine (received_at, reason, route, event_id,"
             " headers, body, body_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT (body_sha256, reason, sha256(headers)) DO NOTHING",
+            " ON CONFLICT DO NOTHING",
             {PgParam::Timestamp(record.received_at), PgParam::Text(reason),
              PgParam::Text(route), PgParam::Text(event_id),
              PgParam::Bytea(record.headers), PgParam::Bytea(record.body),
              PgParam::Bytea(record.body_sha256)});
         if (!inserted.ok()) return inserted.status();
+        // The record with these headers, or, while the schema still merges
+        // by body and reason, the record this request merged into.
         absl::StatusOr<PgResult> found = connection.Execute(
             "SELECT id FROM quarantine WHERE body_sha256 = $1"
-            " AND reason = $2 AND sha256(headers) = sha256($3)",
+            " AND reason = $2"
+            " ORDER BY sha256(headers) = sha256($3) DESC, id LIMIT 1",
             {PgParam::Bytea(record.body_sha256), PgParam::Text(reason),
              PgParam::Bytea(record.headers)});
         if (!found.ok()) return found.status();

@@ -107,12 +107,16 @@ ALTER TABLE deliveries
 CREATE SEQUENCE lease_generations;
 )sql",
       // 4: a quarantined request is the same as an earlier one only when
-      // its headers match too, so a request that differs from an earlier
-      // one in its headers alone is kept with them. The headers enter the
-      // index as a digest, because a B-tree entry holds at most about
-      // 2.7 KB and headers reach 64 KiB.
+      // its headers match too. The headers enter the index as a digest,
+      // because a B-tree entry takes at most about 2.7 KB and headers reach
+      // 64 KiB.
+      // NOTE: the UNIQUE (body_sha256, reason) constraint stays, so
+      // requests that differ in their headers alone are still merged here,
+      // because replicas of the previous release, still running during a
+      // rolling update, name it in their ON CONFLICT clause and would fail
+      // every quarantine write without it. A later migration drops
+      // quarantine_body_sha256_reason_key once no such release runs.
       R"sql(
-ALTER TABLE quarantine DROP CONSTRAINT quarantine_body_sha256_reason_key;
 CREATE UNIQUE INDEX quarantine_request
   ON quarantine (body_sha256, reason, sha256(headers));
 )sql",

@@ -831,40 +831,6 @@ TEST_P(EventStoreContractTest, RetentionDeletesOldEventsAndKeepsTombstones) {
   EXPECT_EQ(forgotten->tombstones_deleted, 4);
 }
 
-// Requests with the same body and reason but other headers are kept apart,
-// each with its own headers; a byte-identical repeat is kept once.
-TEST_P(EventStoreContractTest, QuarantineKeepsHeadersApart) {
-  QuarantineRecord record;
-  record.received_at = absl::FromUnixSeconds(1700000000);
-  record.reason = "event id or type in body differs from headers";
-  record.route = "/webhook";
-  record.headers = "X-Paymento-Event-Id: evt_wrong";
-  record.body = "{}";
-  record.body_sha256 = std::string(32, '\x02');
-  absl::StatusOr<int64_t> first = store_->Quarantine(record);
-  ASSERT_TRUE(first.ok()) << first.status();
-
-  QuarantineRecord other = record;
-  other.headers = "X-Paymento-Event-Type: wrong.type";
-  absl::StatusOr<int64_t> second = store_->Quarantine(other);
-  ASSERT_TRUE(second.ok()) << second.status();
-  EXPECT_NE(*second, *first);
-  absl::StatusOr<int64_t> repeated = store_->Quarantine(other);
-  ASSERT_TRUE(repeated.ok()) << repeated.status();
-  EXPECT_EQ(*repeated, *second);
-
-  absl::StatusOr<std::optional<QuarantineRecord>> got_first =
-      store_->GetQuarantined(*first);
-  ASSERT_TRUE(got_first.ok()) << got_first.status();
-  ASSERT_TRUE(got_first->has_value());
-  EXPECT_EQ((*got_first)->headers, record.headers);
-  absl::StatusOr<std::optional<QuarantineRecord>> got_second =
-      store_->GetQuarantined(*second);
-  ASSERT_TRUE(got_second.ok()) << got_second.status();
-  ASSERT_TRUE(got_second->has_value());
-  EXPECT_EQ((*got_second)->headers, other.headers);
-}
-
 TEST_P(EventStoreContractTest, QuarantineStoresListsAndDeletes) {
   QuarantineRecord record;
   record.received_at = absl::FromUnixSeconds(1700000000);

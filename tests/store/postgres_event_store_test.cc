@@ -259,6 +259,43 @@ TEST_F(PostgresEventStoreTest, ReplicasStartingTogetherMigrateOnce) {
   EXPECT_EQ(versions->Int64(0, 1), 4);
 }
 
+// During a rolling update, replicas of the previous release still insert
+// quarantine records with ON CONFLICT (body_sha256, reason), so that key
+// stays and requests that differ only in their headers still merge.
+TEST_F(PostgresEventStoreTest, QuarantineKeepsThePreviousReleasesKey) {
+  std::unique_ptr<PostgresEventStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  QuarantineRecord record;
+  record.received_at = absl::FromUnixSeconds(1700000000);
+  record.reason = "mismatch";
+  record.route = "/webhook";
+  record.headers = "A: 1";
+  record.body = "{}";
+  record.body_sha256 = std::string(32, '\x03');
+  absl::StatusOr<int64_t> first = store->Quarantine(record);
+  ASSERT_TRUE(first.ok()) << first.status();
+  QuarantineRecord other = record;
+  other.headers = "A: other";
+  absl::StatusOr<int64_t> merged = store->Quarantine(other);
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_EQ(*merged, *first);
+
+  absl::StatusOr<PostgresStoreUrl> parsed =
+      ParsePostgresStoreUrl(schema_->url());
+  ASSERT_TRUE(parsed.ok());
+  absl::StatusOr<std::unique_ptr<PostgresConnection>> connection =
+      PostgresConnection::Connect({parsed->libpq_url, parsed->password});
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  absl::Status previous_release =
+      (*connection)
+          ->ExecuteScript(
+              "INSERT INTO quarantine (received_at, reason, route, event_id,"
+              " headers, body, body_sha256) VALUES (now(), 'mismatch',"
+              " '/webhook', '', 'B: 2', '{}', '\\x04')"
+              " ON CONFLICT (body_sha256, reason) DO NOTHING");
+  EXPECT_TRUE(previous_release.ok()) << previous_release;
+}
+
 // A session that holds the sequence counter's lock, as a frozen replica
 // would, makes appends fail with UNAVAILABLE after the lock timeout instead
 // of hanging. They succeed again once the lock is released.

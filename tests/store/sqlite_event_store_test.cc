@@ -225,9 +225,40 @@ TEST_F(SqliteEventStoreTest, StoresEventSerializedWithItsSequence) {
             appended.back().SerializeAsString());
 }
 
-// The cache of recent events is bounded in bytes as well as in events, so
-// large events do not fill the memory. Older events leave it first and are
-// then read from disk.
+// Requests with the same body and reason but other headers are kept apart,
+// each with its own headers; a byte-identical repeat is kept once.
+TEST_F(SqliteEventStoreTest, QuarantineKeepsHeadersApart) {
+  QuarantineRecord record;
+  record.received_at = absl::FromUnixSeconds(1700000000);
+  record.reason = "event id or type in body differs from headers";
+  record.route = "/webhook";
+  record.headers = "X-Paymento-Event-Id: evt_wrong";
+  record.body = "{}";
+  record.body_sha256 = std::string(32, '\x02');
+  absl::StatusOr<int64_t> first = store_->Quarantine(record);
+  ASSERT_TRUE(first.ok()) << first.status();
+
+  QuarantineRecord other = record;
+  other.headers = "X-Paymento-Event-Type: wrong.type";
+  absl::StatusOr<int64_t> second = store_->Quarantine(other);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_NE(*second, *first);
+  absl::StatusOr<int64_t> repeated = store_->Quarantine(other);
+  ASSERT_TRUE(repeated.ok()) << repeated.status();
+  EXPECT_EQ(*repeated, *second);
+
+  absl::StatusOr<std::optional<QuarantineRecord>> got_first =
+      store_->GetQuarantined(*first);
+  ASSERT_TRUE(got_first.ok()) << got_first.status();
+  ASSERT_TRUE(got_first->has_value());
+  EXPECT_EQ((*got_first)->headers, record.headers);
+  absl::StatusOr<std::optional<QuarantineRecord>> got_second =
+      store_->GetQuarantined(*second);
+  ASSERT_TRUE(got_second.ok()) << got_second.status();
+  ASSERT_TRUE(got_second->has_value());
+  EXPECT_EQ((*got_second)->headers, other.headers);
+}
+
 // A store from a binary before quarantine records kept their headers apart
 // keeps its records and ids, and never hands out the id of a deleted one.
 TEST(SqliteSchemaTest, QuarantineMigrationKeepsIdsAndCounter) {
@@ -257,25 +288,28 @@ TEST(SqliteSchemaTest, QuarantineMigrationKeepsIdsAndCounter) {
   ASSERT_TRUE(kept->has_value());
   EXPECT_EQ((*kept)->headers, "B: 2");
 
-  QuarantineRecord repeat;
-  repeat.reason = "mismatch";
-  repeat.route = "/webhook";
+  // The record with new headers comes first, so that it gets the first
+  // number the counter hands out.
+  QuarantineRecord other;
+  other.reason = "mismatch";
+  other.route = "/webhook";
+  other.headers = "A: other";
+  other.body = "{}";
+  other.body_sha256 = std::string(1, '\x01');
+  absl::StatusOr<int64_t> added = (*store)->Quarantine(other);
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(*added, 4);
+
+  QuarantineRecord repeat = other;
   repeat.headers = "A: 1";
-  repeat.body = "{}";
-  repeat.body_sha256 = std::string(1, '\x01');
   absl::StatusOr<int64_t> same = (*store)->Quarantine(repeat);
   ASSERT_TRUE(same.ok()) << same.status();
   EXPECT_EQ(*same, 1);
-
-  QuarantineRecord other = repeat;
-  other.headers = "A: other";
-  absl::StatusOr<int64_t> added = (*store)->Quarantine(other);
-  ASSERT_TRUE(added.ok()) << added.status();
-  // Past the deleted id 3; an insert that found a repeat may have used up
-  // a number.
-  EXPECT_GT(*added, 3);
 }
 
+// The cache of recent events is bounded in bytes as well as in events, so
+// large events do not fill the memory. Older events leave it first and are
+// then read from disk.
 TEST(SqliteRecentEventsTest, CacheKeepsWithinByteLimit) {
   SqliteStoreOptions options;
   options.recent_bytes = 20 * 1024;
