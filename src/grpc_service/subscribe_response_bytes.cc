@@ -8,6 +8,8 @@
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/support/slice.h>
 
+#include "src/grpc_service/message_bytes.h"
+
 namespace paymento::bridge {
 namespace {
 
@@ -76,12 +78,9 @@ grpc::ByteBuffer SubscribeResponseBytes::Release() {
 
 grpc::ByteBuffer SerializeResponse(const v1::SubscribeResponse& response) {
   grpc::ByteBuffer buffer;
-  bool own_buffer = false;
   // Fails only for a message over 2 GiB. gRPC's typed write path asserts
   // that the same call succeeds.
-  grpc::SerializationTraits<v1::SubscribeResponse>::Serialize(
-      response, &buffer, &own_buffer)
-      .IgnoreError();
+  SerializeMessage(response, &buffer).IgnoreError();
   return buffer;
 }
 

@@ -101,7 +101,6 @@ TailStream::Action TailStream::WriteIfAnyLocked() {
 }
 
 void TailStream::BeginWriteLocked() {
-  writing_through_ = cursor_;
   writing_deliveries_ = response_.deliveries();
   write_buffer_ = response_.Release();
   writing_ = true;
@@ -197,7 +196,8 @@ void TailStream::OnWriteDone(bool ok) {
     // Drops this stream's reference to the bytes written.
     write_buffer_.Clear();
     if (ok) {
-      sent_through_ = writing_through_;
+      // Nothing moves the cursor while a write is in flight.
+      sent_through_ = cursor_;
       events_sent_ += writing_deliveries_;
     }
     if (!ok || cancelled_) {

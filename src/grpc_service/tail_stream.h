@@ -107,7 +107,7 @@ class TailStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   bool WaitLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts writing response_ if it contains a delivery.
   Action WriteIfAnyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Takes response_, with or without deliveries, as the write in flight.
+  // Moves response_, with or without deliveries, into the write in flight.
   void BeginWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SchedulePumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ScheduleHeartbeat(absl::Time when);
@@ -124,10 +124,9 @@ class TailStream : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
 
   absl::Mutex mu_;
   int64_t cursor_ ABSL_GUARDED_BY(mu_);
-  // The cursor and the deliveries of the write in flight, and what the
-  // writes that completed carried, for the closing log line. A completed
-  // write is in gRPC's buffers, not necessarily read by the client.
-  int64_t writing_through_ ABSL_GUARDED_BY(mu_) = 0;
+  // Deliveries in the write in flight, and the cursor and deliveries of
+  // the writes that completed, for the closing log line. A completed write
+  // is in gRPC's buffers, not necessarily read by the client.
   int writing_deliveries_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t sent_through_ ABSL_GUARDED_BY(mu_);
   int64_t events_sent_ ABSL_GUARDED_BY(mu_) = 0;

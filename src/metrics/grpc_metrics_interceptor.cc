@@ -71,6 +71,15 @@ DeliveryCounts CountDeliveries(const grpc::ByteBuffer& response) {
   return counts;
 }
 
+// Parses a copy of a serialized message: Deserialize consumes its buffer,
+// and the call still needs the message, so the copy shares its slices.
+// Returns false when it does not parse.
+template <typename Message>
+bool ParseCopy(const void* bytes, Message* message) {
+  grpc::ByteBuffer copy(*static_cast<const grpc::ByteBuffer*>(bytes));
+  return grpc::SerializationTraits<Message>::Deserialize(&copy, message).ok();
+}
+
 constexpr absl::string_view kSubscribeMethod =
     "/paymento.bridge.v1.EventService/Subscribe";
 constexpr absl::string_view kAcknowledgeMethod =
@@ -102,15 +111,10 @@ class SubscribeInterceptor : public grpc::experimental::Interceptor {
  private:
   void OnRequest(void* message) {
     if (message == nullptr || kind_.has_value()) return;
-    // Deserialize consumes its buffer, and the handler still needs the
-    // request, so this parses a copy, which shares the slices.
-    grpc::ByteBuffer bytes(*static_cast<const grpc::ByteBuffer*>(message));
     v1::SubscribeRequest request;
     // A request that does not parse counts as a tail stream, and the
     // service rejects it.
-    grpc::SerializationTraits<v1::SubscribeRequest>::Deserialize(&bytes,
-                                                                 &request)
-        .IgnoreError();
+    ParseCopy(message, &request);
     subscription_ = request.subscription();
     kind_ = subscription_.empty() ? StreamKind::kTail : StreamKind::kDurable;
     metrics_->StreamOpened(*kind_);
@@ -152,15 +156,6 @@ bool ReadSubscription(const grpc::ByteBuffer& request,
     }
   }
   return input.ConsumedEntireMessage();
-}
-
-// Parses a copy of a serialized message: Deserialize consumes its buffer,
-// and the call still needs the message, so the copy shares its slices.
-// Returns false when it does not parse.
-template <typename Message>
-bool ParseCopy(const void* bytes, Message* message) {
-  grpc::ByteBuffer copy(*static_cast<const grpc::ByteBuffer*>(bytes));
-  return grpc::SerializationTraits<Message>::Deserialize(&copy, message).ok();
 }
 
 // One per Acknowledge call, a raw method like every method of the service.

@@ -144,6 +144,14 @@ class PostgresEventStoreTest : public ::testing::Test {
     return store.ok() ? *std::move(store) : nullptr;
   }
 
+  // Opens a plain connection to the test schema, beside the store's own.
+  absl::StatusOr<std::unique_ptr<PostgresConnection>> Connect() {
+    absl::StatusOr<PostgresStoreUrl> parsed =
+        ParsePostgresStoreUrl(schema_->url());
+    if (!parsed.ok()) return parsed.status();
+    return PostgresConnection::Connect({parsed->libpq_url, parsed->password});
+  }
+
   std::unique_ptr<TestPostgresSchema> schema_;
 };
 
@@ -244,11 +252,7 @@ TEST_F(PostgresEventStoreTest, ReplicasStartingTogetherMigrateOnce) {
   for (std::thread& thread : threads) thread.join();
   for (const auto& store : stores) ASSERT_NE(store, nullptr);
 
-  absl::StatusOr<PostgresStoreUrl> parsed =
-      ParsePostgresStoreUrl(schema_->url());
-  ASSERT_TRUE(parsed.ok());
-  absl::StatusOr<std::unique_ptr<PostgresConnection>> connection =
-      PostgresConnection::Connect({parsed->libpq_url, parsed->password});
+  absl::StatusOr<std::unique_ptr<PostgresConnection>> connection = Connect();
   ASSERT_TRUE(connection.ok()) << connection.status();
   absl::StatusOr<PgResult> versions =
       (*connection)
@@ -280,11 +284,7 @@ TEST_F(PostgresEventStoreTest, QuarantineKeepsThePreviousReleasesKey) {
   ASSERT_TRUE(merged.ok()) << merged.status();
   EXPECT_EQ(*merged, *first);
 
-  absl::StatusOr<PostgresStoreUrl> parsed =
-      ParsePostgresStoreUrl(schema_->url());
-  ASSERT_TRUE(parsed.ok());
-  absl::StatusOr<std::unique_ptr<PostgresConnection>> connection =
-      PostgresConnection::Connect({parsed->libpq_url, parsed->password});
+  absl::StatusOr<std::unique_ptr<PostgresConnection>> connection = Connect();
   ASSERT_TRUE(connection.ok()) << connection.status();
   absl::Status previous_release =
       (*connection)
@@ -302,11 +302,7 @@ TEST_F(PostgresEventStoreTest, QuarantineKeepsThePreviousReleasesKey) {
 TEST_F(PostgresEventStoreTest, AppendBehindStuckLockIsUnavailable) {
   std::unique_ptr<PostgresEventStore> store = Open();
   ASSERT_NE(store, nullptr);
-  absl::StatusOr<PostgresStoreUrl> parsed =
-      ParsePostgresStoreUrl(schema_->url());
-  ASSERT_TRUE(parsed.ok());
-  absl::StatusOr<std::unique_ptr<PostgresConnection>> holder =
-      PostgresConnection::Connect({parsed->libpq_url, parsed->password});
+  absl::StatusOr<std::unique_ptr<PostgresConnection>> holder = Connect();
   ASSERT_TRUE(holder.ok()) << holder.status();
   ASSERT_TRUE((*holder)->ExecuteScript("BEGIN").ok());
   ASSERT_TRUE((*holder)
