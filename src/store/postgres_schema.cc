@@ -111,10 +111,10 @@ CREATE SEQUENCE lease_generations;
       // because a B-tree entry takes at most about 2.7 KB and headers reach
       // 64 KiB.
       // NOTE: the UNIQUE (body_sha256, reason) constraint stays, so
-      // requests that differ in their headers alone are still merged here,
-      // because replicas of the previous release, still running during a
-      // rolling update, name it in their ON CONFLICT clause and would fail
-      // every quarantine write without it. A later migration drops
+      // requests that differ in their headers alone are still merged here.
+      // Replicas of the previous release name it in their ON CONFLICT
+      // clause, and during a rolling update they would fail every
+      // quarantine write without it. A later migration drops
       // quarantine_body_sha256_reason_key once no such release runs.
       R"sql(
 CREATE UNIQUE INDEX quarantine_request

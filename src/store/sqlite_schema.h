@@ -12,9 +12,8 @@ namespace paymento::bridge {
 
 absl::Status MigrateSqliteSchema(SqliteConnection& connection);
 
-// Migrates to version `target` at most, which is below
-// SqliteSchemaVersion() only in tests that build a store as an older binary
-// left it.
+// Migrates up to version `target`. Only tests pass a target below
+// SqliteSchemaVersion(), to build a store as an older binary left it.
 absl::Status MigrateSqliteSchemaTo(SqliteConnection& connection,
                                    int64_t target);
 
