@@ -1,5 +1,6 @@
 #include "src/store/postgres_schema.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -124,7 +125,7 @@ CREATE UNIQUE INDEX quarantine_request
   return *migrations;
 }
 
-absl::Status MigrateLocked(PostgresConnection& connection) {
+absl::Status MigrateLocked(PostgresConnection& connection, int64_t target) {
   absl::StatusOr<PgResult> locked = connection.Execute(
       "SELECT pg_advisory_xact_lock($1)", {PgParam::Int64(kMigrationLockKey)});
   if (!locked.ok()) return locked.status();
@@ -146,7 +147,7 @@ absl::Status MigrateLocked(PostgresConnection& connection) {
                      "): run a newer paymento-bridge"));
   }
   for (int64_t next = version + 1;
-       next <= static_cast<int64_t>(migrations.size()); ++next) {
+       next <= std::min<int64_t>(target, migrations.size()); ++next) {
     absl::Status applied = connection.ExecuteScript(migrations[next - 1]);
     if (applied.ok()) {
       applied = connection
@@ -168,9 +169,18 @@ absl::Status MigrateLocked(PostgresConnection& connection) {
 }  // namespace
 
 absl::Status MigratePostgresSchema(PostgresConnection& connection) {
+  return MigratePostgresSchemaTo(connection, PostgresSchemaVersion());
+}
+
+int64_t PostgresSchemaVersion() {
+  return static_cast<int64_t>(Migrations().size());
+}
+
+absl::Status MigratePostgresSchemaTo(PostgresConnection& connection,
+                                     int64_t target) {
   absl::Status begun = connection.ExecuteScript("BEGIN");
   if (!begun.ok()) return begun;
-  absl::Status migrated = MigrateLocked(connection);
+  absl::Status migrated = MigrateLocked(connection, target);
   if (migrated.ok()) migrated = connection.ExecuteScript("COMMIT");
   if (!migrated.ok() && !connection.broken()) {
     connection.ExecuteScript("ROLLBACK").IgnoreError();

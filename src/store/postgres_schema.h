@@ -10,6 +10,8 @@
 #ifndef PAYMENTO_BRIDGE_SRC_STORE_POSTGRES_SCHEMA_H_
 #define PAYMENTO_BRIDGE_SRC_STORE_POSTGRES_SCHEMA_H_
 
+#include <cstdint>
+
 #include "absl/status/status.h"
 #include "src/store/postgres_connection.h"
 
@@ -18,6 +20,14 @@ namespace paymento::bridge {
 // Fails with FAILED_PRECONDITION when the database was migrated by a newer
 // binary than this one.
 absl::Status MigratePostgresSchema(PostgresConnection& connection);
+
+// Migrates up to version `target`. Only tests pass a target below
+// PostgresSchemaVersion(), to build a database as an older binary left it.
+absl::Status MigratePostgresSchemaTo(PostgresConnection& connection,
+                                     int64_t target);
+
+// The schema version this binary migrates PostgreSQL databases to.
+int64_t PostgresSchemaVersion();
 
 }  // namespace paymento::bridge
 

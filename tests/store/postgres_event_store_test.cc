@@ -8,8 +8,10 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -18,6 +20,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "src/store/postgres_connection.h"
+#include "src/store/postgres_schema.h"
 #include "src/store/postgres_store_options.h"
 #include "tests/testing/bridge_process.h"
 #include "tests/testing/test_postgres.h"
@@ -34,6 +37,19 @@ v1::Event MakeEvent(const std::string& id) {
   event.set_type("payment_link.paid");
   event.mutable_received_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
   return event;
+}
+
+// A request to /webhook as the quarantine keeps it.
+QuarantineRecord QuarantinedWebhook(std::string reason, std::string headers,
+                                    std::string body, std::string body_sha256) {
+  QuarantineRecord record;
+  record.received_at = absl::FromUnixSeconds(1700000000);
+  record.reason = std::move(reason);
+  record.route = "/webhook";
+  record.headers = std::move(headers);
+  record.body = std::move(body);
+  record.body_sha256 = std::move(body_sha256);
+  return record;
 }
 
 // Waits up to `timeout` for `condition`.
@@ -269,13 +285,8 @@ TEST_F(PostgresEventStoreTest, ReplicasStartingTogetherMigrateOnce) {
 TEST_F(PostgresEventStoreTest, QuarantineKeepsThePreviousReleasesKey) {
   std::unique_ptr<PostgresEventStore> store = Open();
   ASSERT_NE(store, nullptr);
-  QuarantineRecord record;
-  record.received_at = absl::FromUnixSeconds(1700000000);
-  record.reason = "mismatch";
-  record.route = "/webhook";
-  record.headers = "A: 1";
-  record.body = "{}";
-  record.body_sha256 = std::string(32, '\x03');
+  QuarantineRecord record =
+      QuarantinedWebhook("mismatch", "A: 1", "{}", std::string(32, '\x03'));
   absl::StatusOr<int64_t> first = store->Quarantine(record);
   ASSERT_TRUE(first.ok()) << first.status();
   QuarantineRecord other = record;
@@ -294,6 +305,61 @@ TEST_F(PostgresEventStoreTest, QuarantineKeepsThePreviousReleasesKey) {
               " '/webhook', '', 'B: 2', '{}', '\\x04')"
               " ON CONFLICT (body_sha256, reason) DO NOTHING");
   EXPECT_TRUE(previous_release.ok()) << previous_release;
+}
+
+// A database that the previous release left at schema version 3, with
+// quarantined requests in it, upgrades in place: the records keep their ids,
+// headers and bodies, and a repeat of one finds it instead of adding
+// another.
+TEST_F(PostgresEventStoreTest, UpgradeFromVersion3KeepsTheQuarantine) {
+  absl::StatusOr<std::unique_ptr<PostgresConnection>> connection = Connect();
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  ASSERT_TRUE(MigratePostgresSchemaTo(**connection, 3).ok());
+  absl::Status inserted =
+      (*connection)
+          ->ExecuteScript(
+              "INSERT INTO quarantine (received_at, reason, route, event_id,"
+              " headers, body, body_sha256) VALUES"
+              " (now(), 'mismatch', '/webhook', 'evt_a', 'A: 1', '{\"a\":1}',"
+              " '\\x0a'),"
+              " (now(), 'stale', '/webhook', 'evt_b', 'B: 2', '{\"b\":2}',"
+              " '\\x0b')"
+              " ON CONFLICT (body_sha256, reason) DO NOTHING");
+  ASSERT_TRUE(inserted.ok()) << inserted;
+  absl::StatusOr<PgResult> before =
+      (*connection)->Execute("SELECT id FROM quarantine ORDER BY id");
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_EQ(before->rows(), 2);
+  int64_t first_id = before->Int64(0, 0);
+  int64_t second_id = before->Int64(1, 0);
+
+  std::unique_ptr<PostgresEventStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  absl::StatusOr<PgResult> version =
+      (*connection)
+          ->Execute("SELECT MAX(version)::bigint FROM schema_migrations");
+  ASSERT_TRUE(version.ok()) << version.status();
+  EXPECT_EQ(version->Int64(0, 0), PostgresSchemaVersion());
+
+  absl::StatusOr<std::optional<QuarantineRecord>> kept =
+      store->GetQuarantined(second_id);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  ASSERT_TRUE(kept->has_value());
+  EXPECT_EQ((*kept)->reason, "stale");
+  EXPECT_EQ((*kept)->headers, "B: 2");
+  EXPECT_EQ((*kept)->body, "{\"b\":2}");
+  EXPECT_EQ((*kept)->event_id, "evt_b");
+
+  QuarantineRecord repeat = QuarantinedWebhook("mismatch", "A: 1", "{\"a\":1}",
+                                               std::string(1, '\x0a'));
+  repeat.event_id = "evt_a";
+  absl::StatusOr<int64_t> found = store->Quarantine(repeat);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(*found, first_id);
+  absl::StatusOr<std::vector<QuarantineRecord>> all =
+      store->ListQuarantined(0, 10);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->size(), 2u);
 }
 
 // A session that holds the sequence counter's lock, as a frozen replica
