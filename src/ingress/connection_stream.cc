@@ -143,6 +143,7 @@ ConnectionStream::Arrival ConnectionStream::ReceiveForOneInterval() {
   if (received > 0) {
     buffer_size_ = static_cast<size_t>(received);
     buffer_offset_ = 0;
+    head_mark_ = 0;
     return Arrival::kBytes;
   }
   if (received < 0 &&
@@ -156,13 +157,29 @@ void ConnectionStream::BeginRequest() {
   phase_ = Phase::kHeaders;
   deadline_ = absl::Now() + limits_.request_timeout;
   raw_head_.clear();
+  head_mark_ = buffer_offset_;
   header_bytes_ = 0;
   line_bytes_ = 0;
   in_request_line_ = true;
   body_bytes_ = 0;
 }
 
-void ConnectionStream::BeginBody() { phase_ = Phase::kBody; }
+void ConnectionStream::BeginBody() {
+  KeepHeadBytes();
+  phase_ = Phase::kBody;
+}
+
+const std::string& ConnectionStream::raw_head() const {
+  KeepHeadBytes();
+  return raw_head_;
+}
+
+void ConnectionStream::KeepHeadBytes() const {
+  if (phase_ == Phase::kHeaders && buffer_offset_ > head_mark_) {
+    raw_head_.append(buffer_.get() + head_mark_, buffer_offset_ - head_mark_);
+  }
+  head_mark_ = buffer_offset_;
+}
 
 bool ConnectionStream::Poll(short events, absl::Duration timeout) const {
   pollfd descriptor{socket_, events, 0};
@@ -227,8 +244,10 @@ bool ConnectionStream::FillBuffer() {
   // Allocated once per connection and never zero-filled, because recv
   // overwrites what it returns.
   if (buffer_ == nullptr) buffer_.reset(new char[kReadBlockBytes]);
+  KeepHeadBytes();
   buffer_size_ = 0;
   buffer_offset_ = 0;
+  head_mark_ = 0;
   ssize_t received =
       Receive(buffer_.get(), kReadBlockBytes,
               absl::Now() + std::min(left, limits_.read_timeout));
@@ -277,7 +296,6 @@ bool ConnectionStream::Account(const char* data, size_t size) {
       in_request_line_ = false;
     }
   }
-  raw_head_.append(data, size);
   return true;
 }
 
@@ -290,7 +308,11 @@ ssize_t ConnectionStream::read(char* ptr, size_t size) {
   size_t count = std::min(size, buffer_size_ - buffer_offset_);
   const char* data = buffer_.get() + buffer_offset_;
   if (!Account(data, count)) return -1;
-  std::memcpy(ptr, data, count);
+  if (count == 1) {
+    *ptr = *data;
+  } else {
+    std::memcpy(ptr, data, count);
+  }
   buffer_offset_ += count;
   return static_cast<ssize_t>(count);
 }
@@ -382,6 +404,7 @@ void ConnectionStream::ShutdownAndDrain(absl::Duration time, size_t max_bytes) {
   size_t discarded = buffer_size_ - buffer_offset_;
   buffer_size_ = 0;
   buffer_offset_ = 0;
+  head_mark_ = 0;
   char scratch[kReadBlockBytes];
   while (discarded < max_bytes) {
     absl::Duration left = give_up - absl::Now();

@@ -104,7 +104,7 @@ class ConnectionStream : public httplib::Stream {
   bool peer_closed() const { return peer_closed_; }
   // The request line and headers of the current request as received, up to
   // where reading stopped.
-  const std::string& raw_head() const { return raw_head_; }
+  const std::string& raw_head() const;
 
   // Writes all of `data` after any output that write() buffered, even
   // after a header limit disabled write().
@@ -144,6 +144,10 @@ class ConnectionStream : public httplib::Stream {
   // Counts `size` buffered bytes against the limits of the current phase.
   // Returns false, and records the limit, when they break one.
   bool Account(const char* data, size_t size);
+  // Appends to raw_head_ the head bytes read from the buffer since the last
+  // call. Head bytes are copied in runs, not per read, because cpp-httplib
+  // reads the head one byte at a time.
+  void KeepHeadBytes() const;
   void HitLimit(StreamLimit limit);
   // Receives at most `size` bytes, waiting until `give_up` at the latest.
   // Returns the count, 0 when the peer closed or the connection failed,
@@ -202,7 +206,10 @@ class ConnectionStream : public httplib::Stream {
 
   Phase phase_ = Phase::kHeaders;
   absl::Time deadline_ = absl::InfiniteFuture();
-  std::string raw_head_;
+  // The head as received up to head_mark_. The buffer's bytes from
+  // head_mark_ to buffer_offset_ belong to it too.
+  mutable std::string raw_head_;
+  mutable size_t head_mark_ = 0;
   size_t header_bytes_ = 0;
   size_t line_bytes_ = 0;
   bool in_request_line_ = true;

@@ -45,6 +45,16 @@ class ConnectionStreamTest : public ::testing::Test {
     return read;
   }
 
+  // Reads exactly `count` bytes from `stream`, one at a time.
+  static std::string ReadBytes(ConnectionStream& stream, size_t count) {
+    std::string read;
+    char byte;
+    while (read.size() < count && stream.read(&byte, 1) == 1) {
+      read.push_back(byte);
+    }
+    return read;
+  }
+
   int sockets_[2] = {-1, -1};
 };
 
@@ -162,6 +172,52 @@ TEST_F(ConnectionStreamTest, PipelinedBytesStayBuffered) {
   stream.BeginRequest();
   EXPECT_EQ(stream.read(buffer, 6), 6);
   EXPECT_EQ(std::string(buffer, 6), "second");
+}
+
+// A head that arrives in two sends is read across two fills of the
+// buffer, and raw_head() contains all of it as sent.
+TEST_F(ConnectionStreamTest, RawHeadSpansBufferFills) {
+  StreamLimits limits = SmallLimits();
+  limits.max_header_bytes = 1000;
+  ConnectionStream stream(sockets_[0], limits);
+  const std::string first = "POST /w HTTP/1.1\r\nA: %41\r\n";
+  const std::string second = "B: 2\r\n\r\nbody";
+  Send(first);
+  stream.BeginRequest();
+  EXPECT_EQ(ReadBytes(stream, first.size()), first);
+
+  Send(second);
+  EXPECT_EQ(ReadBytes(stream, 6), "B: 2\r\n");
+  EXPECT_EQ(ReadBytes(stream, 2), "\r\n");
+  stream.BeginBody();
+  char body[4];
+  ASSERT_EQ(stream.read(body, sizeof(body)), 4);
+  EXPECT_EQ(std::string(body, 4), "body");
+  EXPECT_EQ(stream.raw_head(), first + "B: 2\r\n\r\n");
+}
+
+// Two requests that arrive in one send each get only their own head.
+TEST_F(ConnectionStreamTest, PipelinedRequestsKeepTheirOwnHeads) {
+  StreamLimits limits = SmallLimits();
+  limits.max_header_bytes = 1000;
+  ConnectionStream stream(sockets_[0], limits);
+  const std::string first = "POST /a HTTP/1.1\r\nX: 1\r\n\r\n";
+  const std::string second = "GET /b HTTP/1.1\r\nY: 2\r\n\r\n";
+  Send(first + "body" + second);
+  stream.BeginRequest();
+  EXPECT_EQ(ReadBytes(stream, first.size()), first);
+  stream.BeginBody();
+  EXPECT_EQ(stream.raw_head(), first);
+  char body[4];
+  ASSERT_EQ(stream.read(body, sizeof(body)), 4);
+
+  EXPECT_TRUE(
+      stream.WaitForRequest(absl::ZeroDuration(), [] { return false; }));
+  stream.BeginRequest();
+  EXPECT_EQ(ReadBytes(stream, 7), "GET /b ");
+  EXPECT_EQ(stream.raw_head(), "GET /b ");
+  EXPECT_EQ(ReadBytes(stream, second.size() - 7), second.substr(7));
+  EXPECT_EQ(stream.raw_head(), second);
 }
 
 TEST_F(ConnectionStreamTest, WaitForRequestStopsWhenAsked) {
