@@ -139,6 +139,7 @@ bool ConnectionStream::SetReceiveTimeout() {
 
 ConnectionStream::Arrival ConnectionStream::ReceiveForOneInterval() {
   if (buffer_ == nullptr) buffer_.reset(new char[kReadBlockBytes]);
+  KeepHeadBytes();
   ssize_t received = ::recv(socket_, buffer_.get(), kReadBlockBytes, 0);
   if (received > 0) {
     buffer_size_ = static_cast<size_t>(received);
@@ -401,6 +402,7 @@ void ConnectionStream::ShutdownAndDrain(absl::Duration time, size_t max_bytes) {
   SendCloseNotify();
   ::shutdown(socket_, SHUT_WR);
   absl::Time give_up = absl::Now() + time;
+  KeepHeadBytes();
   size_t discarded = buffer_size_ - buffer_offset_;
   buffer_size_ = 0;
   buffer_offset_ = 0;

@@ -220,6 +220,36 @@ TEST_F(ConnectionStreamTest, PipelinedRequestsKeepTheirOwnHeads) {
   EXPECT_EQ(stream.raw_head(), second);
 }
 
+// The head of a request over the header limit stays readable after the
+// connection is drained, up to the byte that broke the limit.
+TEST_F(ConnectionStreamTest, RawHeadSurvivesDrain) {
+  StreamLimits limits = SmallLimits();
+  limits.max_header_bytes = 30;
+  ConnectionStream stream(sockets_[0], limits);
+  const std::string head = "POST /w HTTP/1.1\r\nA: 0123456789abcdef\r\n";
+  Send(head);
+  stream.BeginRequest();
+  ReadBytewise(stream);
+  ASSERT_EQ(stream.limit(), StreamLimit::kHeadersTooLarge);
+  stream.ShutdownAndDrain(absl::ZeroDuration(), 0);
+  EXPECT_EQ(stream.raw_head(), head.substr(0, 30));
+}
+
+// Waiting for the next request refills the buffer, and the finished
+// request's head stays as it was read.
+TEST_F(ConnectionStreamTest, RawHeadSurvivesWaitForRequest) {
+  StreamLimits limits = SmallLimits();
+  limits.max_header_bytes = 1000;
+  ConnectionStream stream(sockets_[0], limits);
+  const std::string head = "GET /x HTTP/1.1\r\n\r\n";
+  Send(head);
+  stream.BeginRequest();
+  ASSERT_EQ(ReadBytes(stream, head.size()), head);
+  Send("GET /y");
+  ASSERT_TRUE(stream.WaitForRequest(absl::Seconds(1), [] { return false; }));
+  EXPECT_EQ(stream.raw_head(), head);
+}
+
 TEST_F(ConnectionStreamTest, WaitForRequestStopsWhenAsked) {
   ConnectionStream stream(sockets_[0], SmallLimits());
   absl::Time start = absl::Now();
