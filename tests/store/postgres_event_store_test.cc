@@ -52,6 +52,22 @@ QuarantineRecord QuarantinedWebhook(std::string reason, std::string headers,
   return record;
 }
 
+// Returns the schema version recorded in the database, or -1 on an error.
+int64_t SchemaVersion(PostgresConnection& connection) {
+  absl::StatusOr<PgResult> version =
+      connection.Execute("SELECT MAX(version)::bigint FROM schema_migrations");
+  return version.ok() ? version->Int64(0, 0) : -1;
+}
+
+// Returns whether migration 4's index on the quarantine exists in the
+// connection's schema.
+bool HasQuarantineRequestIndex(PostgresConnection& connection) {
+  absl::StatusOr<PgResult> found = connection.Execute(
+      "SELECT COUNT(*)::bigint FROM pg_indexes WHERE schemaname ="
+      " current_schema() AND indexname = 'quarantine_request'");
+  return found.ok() && found->Int64(0, 0) == 1;
+}
+
 // Waits up to `timeout` for `condition`.
 template <typename Condition>
 bool Eventually(Condition condition, absl::Duration timeout) {
@@ -308,13 +324,16 @@ TEST_F(PostgresEventStoreTest, QuarantineKeepsThePreviousReleasesKey) {
 }
 
 // A database that the previous release left at schema version 3, with
-// quarantined requests in it, upgrades in place: the records keep their ids,
-// headers and bodies, and a repeat of one finds it instead of adding
-// another.
+// quarantined requests in it, upgrades in place: opening the store adds
+// migration 4's index, the records keep their ids, headers and bodies, and a
+// repeat of one finds it instead of adding another.
 TEST_F(PostgresEventStoreTest, UpgradeFromVersion3KeepsTheQuarantine) {
   absl::StatusOr<std::unique_ptr<PostgresConnection>> connection = Connect();
   ASSERT_TRUE(connection.ok()) << connection.status();
-  ASSERT_TRUE(MigratePostgresSchemaTo(**connection, 3).ok());
+  absl::Status migrated = MigratePostgresSchemaTo(**connection, 3);
+  ASSERT_TRUE(migrated.ok()) << migrated;
+  EXPECT_EQ(SchemaVersion(**connection), 3);
+  EXPECT_FALSE(HasQuarantineRequestIndex(**connection));
   absl::Status inserted =
       (*connection)
           ->ExecuteScript(
@@ -335,11 +354,8 @@ TEST_F(PostgresEventStoreTest, UpgradeFromVersion3KeepsTheQuarantine) {
 
   std::unique_ptr<PostgresEventStore> store = Open();
   ASSERT_NE(store, nullptr);
-  absl::StatusOr<PgResult> version =
-      (*connection)
-          ->Execute("SELECT MAX(version)::bigint FROM schema_migrations");
-  ASSERT_TRUE(version.ok()) << version.status();
-  EXPECT_EQ(version->Int64(0, 0), PostgresSchemaVersion());
+  EXPECT_EQ(SchemaVersion(**connection), 4);
+  EXPECT_TRUE(HasQuarantineRequestIndex(**connection));
 
   absl::StatusOr<std::optional<QuarantineRecord>> kept =
       store->GetQuarantined(second_id);
