@@ -12,17 +12,21 @@
 
 namespace paymento::bridge {
 
+// Parses `bytes` into `message` and returns whether they parse. Deserialize
+// consumes its buffer, and the bytes belong to gRPC, so this parses a copy,
+// which shares the slices.
+template <typename Message>
+bool ParseCopy(const grpc::ByteBuffer& bytes, Message* message) {
+  grpc::ByteBuffer copy(bytes);
+  return grpc::SerializationTraits<Message>::Deserialize(&copy, message).ok();
+}
+
 // Parses `bytes` as a `Message`. A request that does not parse gets
 // INVALID_ARGUMENT naming the message the method expects.
 template <typename Message>
 absl::StatusOr<Message> ParseMessage(const grpc::ByteBuffer& bytes) {
-  // Deserialize consumes its buffer, and the request belongs to gRPC, so
-  // this parses a copy, which shares the slices.
-  grpc::ByteBuffer copy(bytes);
   Message message;
-  grpc::Status parsed =
-      grpc::SerializationTraits<Message>::Deserialize(&copy, &message);
-  if (!parsed.ok()) {
+  if (!ParseCopy(bytes, &message)) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid ", Message::descriptor()->name(),
                      ": the message does not parse; send a ",

@@ -207,7 +207,7 @@ class ConnectionStream : public httplib::Stream {
   Phase phase_ = Phase::kHeaders;
   absl::Time deadline_ = absl::InfiniteFuture();
   // The head as received up to head_mark_. The buffer's bytes from
-  // head_mark_ to buffer_offset_ belong to it too.
+  // head_mark_ to buffer_offset_ are also part of it.
   mutable std::string raw_head_;
   mutable size_t head_mark_ = 0;
   size_t header_bytes_ = 0;

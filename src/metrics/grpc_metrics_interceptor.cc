@@ -11,6 +11,7 @@
 
 #include "absl/strings/string_view.h"
 #include "paymento/bridge/v1/event_service.pb.h"
+#include "src/grpc_service/message_bytes.h"
 
 namespace paymento::bridge {
 namespace {
@@ -71,15 +72,6 @@ DeliveryCounts CountDeliveries(const grpc::ByteBuffer& response) {
   return counts;
 }
 
-// Parses a copy of a serialized message: Deserialize consumes its buffer,
-// and the call still needs the message, so the copy shares its slices.
-// Returns false when it does not parse.
-template <typename Message>
-bool ParseCopy(const void* bytes, Message* message) {
-  grpc::ByteBuffer copy(*static_cast<const grpc::ByteBuffer*>(bytes));
-  return grpc::SerializationTraits<Message>::Deserialize(&copy, message).ok();
-}
-
 constexpr absl::string_view kSubscribeMethod =
     "/paymento.bridge.v1.EventService/Subscribe";
 constexpr absl::string_view kAcknowledgeMethod =
@@ -114,7 +106,7 @@ class SubscribeInterceptor : public grpc::experimental::Interceptor {
     v1::SubscribeRequest request;
     // A request that does not parse counts as a tail stream, and the
     // service rejects it.
-    ParseCopy(message, &request);
+    ParseCopy(*static_cast<const grpc::ByteBuffer*>(message), &request);
     subscription_ = request.subscription();
     kind_ = subscription_.empty() ? StreamKind::kTail : StreamKind::kDurable;
     metrics_->StreamOpened(*kind_);
@@ -180,7 +172,9 @@ class AcknowledgeInterceptor : public grpc::experimental::Interceptor {
             InterceptionHookPoints::PRE_SEND_MESSAGE) &&
         methods->GetSendMessage() != nullptr) {
       v1::AcknowledgeResponse response;
-      if (ParseCopy(methods->GetSendMessage(), &response) &&
+      if (ParseCopy(*static_cast<const grpc::ByteBuffer*>(
+                        methods->GetSendMessage()),
+                    &response) &&
           response.acknowledged() > 0) {
         metrics_->CountAcknowledgements(subscription_, response.acknowledged());
       }

@@ -39,7 +39,7 @@ v1::Event MakeEvent(const std::string& id) {
   return event;
 }
 
-// A request to /webhook as the quarantine keeps it.
+// Returns the quarantine record of a request to /webhook.
 QuarantineRecord QuarantinedWebhook(std::string reason, std::string headers,
                                     std::string body, std::string body_sha256) {
   QuarantineRecord record;
@@ -324,9 +324,9 @@ TEST_F(PostgresEventStoreTest, QuarantineKeepsThePreviousReleasesKey) {
 }
 
 // A database that the previous release left at schema version 3, with
-// quarantined requests in it, upgrades in place: opening the store adds
-// migration 4's index, the records keep their ids, headers and bodies, and a
-// repeat of one finds it instead of adding another.
+// quarantined requests in it, upgrades in place when the store opens it.
+// Migration 4 adds its index, and the records keep their ids, headers and
+// bodies. A repeat of a record finds it instead of adding another.
 TEST_F(PostgresEventStoreTest, UpgradeFromVersion3KeepsTheQuarantine) {
   absl::StatusOr<std::unique_ptr<PostgresConnection>> connection = Connect();
   ASSERT_TRUE(connection.ok()) << connection.status();
