@@ -112,6 +112,14 @@ absl::Status SqliteEventStore::Initialize() {
   // before the lock is held.
   absl::Status locked = file_lock_.Acquire(path_);
   if (!locked.ok()) return locked;
+  // SQLite falls back to read-only, without an error, when it cannot open
+  // the file for writing, so every commit would fail.
+  if (sqlite3_db_readonly(writer_->handle(), "main") == 1) {
+    return absl::UnavailableError(absl::StrCat(
+        "SQLite database ", path_,
+        " is read-only for this process: make it, and any ", path_, "-wal and ",
+        path_, "-shm, writable by the user the service runs as"));
+  }
   // WAL lets readers run beside the writer; synchronous=FULL fsyncs the WAL
   // on every commit, which is what makes a 200 response durable.
   for (const char* pragma :
@@ -434,6 +442,9 @@ absl::Status SqliteEventStore::RecordRepeatLocked(PendingAppend& pending) {
 // Logs once per change between failing and working writes, not per request.
 absl::StatusOr<int64_t> SqliteEventStore::Quarantine(QuarantineRecord record) {
   absl::MutexLock lock(&writer_mu_);
+  // A write to a removed file would be lost at the next start.
+  absl::Status in_place = file_lock_.CheckInPlace(path_);
+  if (!in_place.ok()) return in_place;
   absl::StatusOr<SqliteStatement> insert = writer_->Prepare(
       "INSERT INTO quarantine (received_at_us, reason, route, event_id,"
       " headers, body, body_sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"

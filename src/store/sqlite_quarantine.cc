@@ -84,6 +84,8 @@ SqliteEventStore::GetQuarantined(int64_t id) {
 
 absl::Status SqliteEventStore::DeleteQuarantined(int64_t id) {
   absl::MutexLock lock(&writer_mu_);
+  absl::Status in_place = file_lock_.CheckInPlace(path_);
+  if (!in_place.ok()) return in_place;
   absl::StatusOr<SqliteStatement> remove =
       writer_->Prepare("DELETE FROM quarantine WHERE id = ?1");
   if (!remove.ok()) return remove.status();

@@ -3,9 +3,14 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <set>
@@ -227,14 +232,23 @@ TEST_F(SqliteEventStoreTest, StoresEventSerializedWithItsSequence) {
 
 // Requests with the same body and reason but other headers are kept apart,
 // each with its own headers; a byte-identical repeat is kept once.
-TEST_F(SqliteEventStoreTest, QuarantineKeepsHeadersApart) {
+QuarantineRecord MakeRecord(const std::string& reason,
+                            const std::string& headers, const std::string& body,
+                            char hash_byte) {
   QuarantineRecord record;
   record.received_at = absl::FromUnixSeconds(1700000000);
-  record.reason = "event id or type in body differs from headers";
+  record.reason = reason;
   record.route = "/webhook";
-  record.headers = "X-Paymento-Event-Id: evt_wrong";
-  record.body = "{}";
-  record.body_sha256 = std::string(32, '\x02');
+  record.headers = headers;
+  record.body = body;
+  record.body_sha256 = std::string(32, hash_byte);
+  return record;
+}
+
+TEST_F(SqliteEventStoreTest, QuarantineKeepsHeadersApart) {
+  QuarantineRecord record =
+      MakeRecord("event id or type in body differs from headers",
+                 "X-Paymento-Event-Id: evt_wrong", "{}", '\x02');
   absl::StatusOr<int64_t> first = store_->Quarantine(record);
   ASSERT_TRUE(first.ok()) << first.status();
 
@@ -257,6 +271,60 @@ TEST_F(SqliteEventStoreTest, QuarantineKeepsHeadersApart) {
   ASSERT_TRUE(got_second.ok()) << got_second.status();
   ASSERT_TRUE(got_second->has_value());
   EXPECT_EQ((*got_second)->headers, other.headers);
+}
+
+TEST_F(SqliteEventStoreTest, QuarantineFailsAfterFileRemoved) {
+  absl::StatusOr<int64_t> first_id = store_->Quarantine(
+      MakeRecord("malformed: body is not valid JSON", "", "not json", '\x03'));
+  ASSERT_TRUE(first_id.ok()) << first_id.status();
+
+  // The open connections would go on writing to the removed file, which
+  // the next start no longer finds.
+  ASSERT_TRUE(std::filesystem::remove(path_));
+  absl::StatusOr<int64_t> after_removal = store_->Quarantine(
+      MakeRecord("malformed: body is not valid JSON", "", "other", '\x04'));
+  EXPECT_EQ(after_removal.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(after_removal.status().message(), "is gone"))
+      << after_removal.status();
+  absl::Status deleted = store_->DeleteQuarantined(*first_id);
+  EXPECT_EQ(deleted.code(), absl::StatusCode::kUnavailable) << deleted;
+}
+
+// Opens the store at `path` and returns why it failed, or "" if it opened.
+std::string OpenFailure(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<SqliteEventStore>> store =
+      SqliteEventStore::Open(path);
+  return store.ok() ? "" : std::string(store.status().message());
+}
+
+TEST(SqliteOpenTest, RejectsReadOnlyDatabase) {
+  std::string directory = test_support::MakeTempDirectory();
+  std::string path = directory + "/events.db";
+  ASSERT_EQ(OpenFailure(path), "");
+  // What a restore by another user leaves: a directory the service may
+  // write, and a file it may not.
+  ASSERT_EQ(chmod(directory.c_str(), 0777), 0);
+  ASSERT_EQ(chmod(path.c_str(), 0444), 0);
+
+  if (geteuid() != 0) {
+    std::string failure = OpenFailure(path);
+    EXPECT_TRUE(absl::StrContains(failure, "is read-only for this process"))
+        << failure;
+    return;
+  }
+  // Root writes any file, so the open runs as nobody in a child process.
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+    std::string failure = OpenFailure(path);
+    std::fprintf(stderr, "open as nobody: %s\n", failure.c_str());
+    _exit(absl::StrContains(failure, "is read-only for this process") ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 // A store from a binary before quarantine records kept their headers apart
