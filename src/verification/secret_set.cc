@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -25,11 +26,20 @@ absl::string_view StripLineBreaks(absl::string_view text) {
   return text;
 }
 
+bool IsBlank(absl::string_view text) {
+  for (char c : text) {
+    if (!absl::ascii_isspace(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
 std::vector<std::string> SplitAndStrip(absl::string_view text, char separator) {
   std::vector<std::string> values;
   for (absl::string_view entry : absl::StrSplit(text, separator)) {
     entry = StripLineBreaks(entry);
-    if (!entry.empty()) values.emplace_back(entry);
+    // An entry of whitespace only is most likely a typing mistake, and a
+    // secret that easy to guess would let anyone sign requests.
+    if (!IsBlank(entry)) values.emplace_back(entry);
   }
   return values;
 }

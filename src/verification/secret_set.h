@@ -53,11 +53,13 @@ std::string SecretFingerprint(absl::string_view secret);
 
 // Splits the value of a secret variable such as PAYMENTO_WEBHOOK_SECRET on
 // ','. CR and LF are stripped from both ends of each entry, other bytes are
-// kept as they are, and empty entries are dropped.
+// kept as they are, and entries that are empty or only whitespace are
+// dropped.
 std::vector<std::string> SplitSecretList(absl::string_view comma_separated);
 
 // Splits the contents of a secret file into one secret per line. CR and LF
-// are stripped and empty lines are skipped. Commas are part of the secret.
+// are stripped, and lines that are empty or only whitespace are skipped.
+// Commas are part of the secret.
 std::vector<std::string> SplitSecretFile(absl::string_view contents);
 
 }  // namespace paymento::bridge

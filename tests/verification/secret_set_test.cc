@@ -57,6 +57,9 @@ TEST(SplitSecretListTest, SplitsOnCommas) {
       {"one\r\n,two\n", {"one", "two"}},
       {"\none", {"one"}},
       {"\r\n", {}},
+      // An entry of whitespace only is no secret.
+      {" , ,\t", {}},
+      {" ,one", {"one"}},
       // A line break inside an entry is kept.
       {"on\re", {"on\re"}},
       {"sécret,🔑key", {"sécret", "🔑key"}},
@@ -77,6 +80,7 @@ TEST(SplitSecretFileTest, SplitsLines) {
       {"\r\n\r\n", {}},
       // Commas and spaces are part of the secret in a file.
       {"a,b\n c \n", {"a,b", " c "}},
+      {"one\n  \n\t\ntwo", {"one", "two"}},
       {"one\r\r\n", {"one"}},
   };
   for (const auto& [input, expected] : cases) {
