@@ -463,6 +463,11 @@ void HttpIngress::FinishResponse(const httplib::Request& request,
   }
   if (response.get_header_value("Connection") == "close") {
     response.headers.erase("Keep-Alive");
+    // cpp-httplib adds one more when the request has "Connection: close",
+    // beside the one a rejection sets.
+    if (response.headers.count("Connection") > 1) {
+      ReplaceHeader(response, "Connection", "close");
+    }
   }
 }
 

@@ -204,11 +204,26 @@ TEST(HostileHttpTest, RejectionsTable) {
     if (test.closed) {
       EXPECT_EQ(response.Header("Connection"), "close");
     }
+    EXPECT_LE(response.HeaderCount("Connection"), 1) << response.headers;
     EXPECT_LT(response.elapsed, absl::Seconds(2));
     EXPECT_EQ(EffectName(probe.SinceMark()), EffectName(test.effect));
   }
 
   ExpectStillServing(*bridge, "evt_hostile_after");
+}
+
+TEST(HostileHttpTest, ClosingRejectionHasOneConnectionHeader) {
+  std::unique_ptr<BridgeProcess> bridge = StartBridge();
+  ASSERT_TRUE(bridge->running());
+
+  // The client asks to close, and the rejection closes too.
+  RawResponse response =
+      SendRaw(bridge->http_port(),
+              HttpRequest("GET", "/elsewhere", {{"Connection", "close"}}, ""),
+              absl::Seconds(5), absl::Milliseconds(500));
+  EXPECT_EQ(response.status, 404) << response.headers;
+  EXPECT_EQ(response.Header("Connection"), "close");
+  EXPECT_EQ(response.HeaderCount("Connection"), 1) << response.headers;
 }
 
 TEST(HostileHttpTest, UnreadBodyIsNeverParsed) {

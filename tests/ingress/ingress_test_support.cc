@@ -32,15 +32,31 @@ int PollMilliseconds(absl::Duration timeout) {
 
 }  // namespace
 
-std::string RawResponse::Header(absl::string_view name) const {
-  for (absl::string_view line : absl::StrSplit(headers, "\r\n")) {
+namespace {
+
+// Returns the values of header `name` in `block`, in order.
+std::vector<std::string> HeaderValues(absl::string_view block,
+                                      absl::string_view name) {
+  std::vector<std::string> values;
+  for (absl::string_view line : absl::StrSplit(block, "\r\n")) {
     size_t colon = line.find(':');
     if (colon == absl::string_view::npos) continue;
     if (absl::EqualsIgnoreCase(line.substr(0, colon), name)) {
-      return std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+      values.emplace_back(absl::StripAsciiWhitespace(line.substr(colon + 1)));
     }
   }
-  return "";
+  return values;
+}
+
+}  // namespace
+
+std::string RawResponse::Header(absl::string_view name) const {
+  std::vector<std::string> values = HeaderValues(headers, name);
+  return values.empty() ? "" : values.front();
+}
+
+int RawResponse::HeaderCount(absl::string_view name) const {
+  return static_cast<int>(HeaderValues(headers, name).size());
 }
 
 RawConnection::RawConnection(int port) {

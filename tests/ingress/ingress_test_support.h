@@ -36,6 +36,9 @@ struct RawResponse {
   // Returns the first value of header `name`, compared without regard to
   // case, or "".
   std::string Header(absl::string_view name) const;
+  // Returns how many times header `name` appears, compared without regard
+  // to case.
+  int HeaderCount(absl::string_view name) const;
 };
 
 // A client TCP connection to 127.0.0.1.
