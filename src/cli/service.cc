@@ -283,6 +283,10 @@ absl::Status Service::StartGrpc() {
   retention.retention = config_.retention;
   retention.dedup_window = config_.dedup_window;
   retention.interval = config_.retention_interval;
+  retention.on_expired = [subscriptions =
+                              subscriptions_.get()](absl::Time cutoff) {
+    subscriptions->ForgetReceivedBefore(cutoff);
+  };
   retention_ = std::make_unique<RetentionWorker>(store_.get(), retention);
   retention_->Start();
   event_service_ = std::make_unique<EventServiceImpl>(

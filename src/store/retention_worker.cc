@@ -38,8 +38,9 @@ int64_t RetentionWorker::RunOnce() {
   int64_t tombstones = 0;
   for (;;) {
     absl::Time now = absl::Now();
+    absl::Time events_before = now - options_.retention;
     absl::StatusOr<RetentionResult> result = store_->DeleteExpired(
-        now - options_.retention, now - options_.dedup_window, options_.batch);
+        events_before, now - options_.dedup_window, options_.batch);
     if (!result.ok()) {
       logging::Error("retention failed",
                      {{"error", std::string(result.status().message())}});
@@ -53,7 +54,10 @@ int64_t RetentionWorker::RunOnce() {
                     {{"subscription", subscription},
                      {"events", absl::StrCat(expired)}});
     }
-    if (result->events_deleted == 0 && result->tombstones_deleted == 0) break;
+    if (result->events_deleted == 0 && result->tombstones_deleted == 0) {
+      if (options_.on_expired) options_.on_expired(events_before);
+      break;
+    }
     if (!WaitFor(options_.pause_between_batches)) break;
   }
   if (events > 0 || tombstones > 0) {

@@ -4,6 +4,7 @@
 #ifndef PAYMENTO_BRIDGE_SRC_STORE_RETENTION_WORKER_H_
 #define PAYMENTO_BRIDGE_SRC_STORE_RETENTION_WORKER_H_
 
+#include <functional>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -20,6 +21,9 @@ struct RetentionOptions {
   absl::Duration interval = absl::Minutes(1);
   int batch = 500;
   absl::Duration pause_between_batches = absl::Milliseconds(20);
+  // Called after a run that left no event received before the time given,
+  // so that windows in memory can drop the events the store no longer has.
+  std::function<void(absl::Time)> on_expired;
 };
 
 class RetentionWorker {

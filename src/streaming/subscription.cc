@@ -672,6 +672,33 @@ void Subscription::Close(const absl::Status& status) {
   if (!leases.empty()) Release(leases, /*count_attempt=*/false);
 }
 
+void Subscription::ForgetReceivedBefore(absl::Time cutoff) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return;
+  int64_t cutoff_us = absl::ToUnixMicros(cutoff);
+  int64_t forgotten = 0;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    const google::protobuf::Timestamp& received =
+        it->second.event->received_at();
+    if (received.seconds() * 1000000 + received.nanos() / 1000 >= cutoff_us) {
+      ++it;
+      continue;
+    }
+    // The store deleted the delivery row with the event.
+    dirty_.erase(it->first);
+    if (it->second.holder != nullptr) DropHolderLocked(it->second);
+    it = EraseEntryLocked(it);
+    ++forgotten;
+  }
+  if (forgotten == 0) return;
+  logging::Info(
+      "subscription dropped events deleted by retention",
+      {{"subscription", record_.name}, {"events", absl::StrCat(forgotten)}});
+  FlushLocked();
+  ScheduleRefillLocked();
+  DispatchLocked();
+}
+
 int64_t Subscription::Epoch() {
   absl::MutexLock lock(&mu_);
   return epoch_;

@@ -127,6 +127,10 @@ class Subscription : public CommitWaiter,
   absl::StatusOr<int> RedriveDeadLetters();
   // Terminates every attached stream; the subscription takes no more work.
   void Close(const absl::Status& status);
+  // Drops the unsettled events received before `cutoff`, which retention
+  // deleted from the store: they are no longer delivered or counted, and
+  // their outstanding ack ids become invalid.
+  void ForgetReceivedBefore(absl::Time cutoff);
 
   absl::StatusOr<SubscriptionStats> Stats();
   // Every event at or below this sequence is settled.

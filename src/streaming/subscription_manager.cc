@@ -134,6 +134,12 @@ std::vector<std::shared_ptr<Subscription>> SubscriptionManager::Snapshot() {
   return all;
 }
 
+void SubscriptionManager::ForgetReceivedBefore(absl::Time cutoff) {
+  for (const std::shared_ptr<Subscription>& subscription : Snapshot()) {
+    subscription->ForgetReceivedBefore(cutoff);
+  }
+}
+
 void SubscriptionManager::CloseAll(const absl::Status& status) {
   for (const auto& subscription : Snapshot()) subscription->Close(status);
 }

@@ -51,6 +51,10 @@ class SubscriptionManager {
   // Ends every stream with `status`, for shutdown.
   void CloseAll(const absl::Status& status);
 
+  // Drops, from every subscription, the events received before `cutoff`
+  // that retention deleted.
+  void ForgetReceivedBefore(absl::Time cutoff);
+
   // Validates a subscription name.
   static absl::Status CheckName(absl::string_view name);
 
