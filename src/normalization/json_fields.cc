@@ -35,6 +35,80 @@ bool NestsDeeperThan(absl::string_view body, int max_depth) {
   return false;
 }
 
+// A cursor over JSON text known to be valid, which steps over values
+// without building them.
+class RawJsonCursor {
+ public:
+  explicit RawJsonCursor(absl::string_view text) : text_(text) {}
+
+  char Peek() const { return position_ < text_.size() ? text_[position_] : 0; }
+  void Advance() { ++position_; }
+  void SkipWhitespace() {
+    while (position_ < text_.size() &&
+           absl::StrContains(" \t\r\n", text_[position_])) {
+      ++position_;
+    }
+  }
+  // Steps over one value and returns its text.
+  absl::string_view Value() {
+    size_t start = position_;
+    if (Peek() == '"') {
+      SkipString();
+    } else if (Peek() == '{' || Peek() == '[') {
+      SkipContainer();
+    } else {
+      // A number or a literal runs to the next delimiter.
+      while (position_ < text_.size() &&
+             !absl::StrContains(",]} \t\r\n", text_[position_])) {
+        ++position_;
+      }
+    }
+    return text_.substr(start, position_ - start);
+  }
+
+ private:
+  void SkipString() {
+    ++position_;
+    while (position_ < text_.size()) {
+      char c = text_[position_++];
+      if (c == '\\') {
+        ++position_;
+      } else if (c == '"') {
+        return;
+      }
+    }
+  }
+  void SkipContainer() {
+    int depth = 0;
+    while (position_ < text_.size()) {
+      char c = text_[position_];
+      if (c == '"') {
+        SkipString();
+        continue;
+      }
+      ++position_;
+      if (c == '{' || c == '[') {
+        ++depth;
+      } else if ((c == '}' || c == ']') && --depth == 0) {
+        return;
+      }
+    }
+  }
+
+  absl::string_view text_;
+  size_t position_ = 0;
+};
+
+// Returns the key that the string token `quoted` spells.
+std::string DecodeKey(absl::string_view quoted) {
+  if (!absl::StrContains(quoted, '\\')) {
+    return std::string(quoted.substr(1, quoted.size() - 2));
+  }
+  nlohmann::json key = nlohmann::json::parse(
+      quoted.begin(), quoted.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
+  return key.is_string() ? key.get_ref<const std::string&>() : std::string();
+}
+
 }  // namespace
 
 absl::StatusOr<nlohmann::json> ParseJsonObject(absl::string_view body) {
@@ -91,6 +165,36 @@ const nlohmann::json* FindObjectMember(const nlohmann::json& object,
 std::string TextMember(const nlohmann::json& object, absl::string_view key) {
   const nlohmann::json* member = FindMember(object, key);
   return member == nullptr ? "" : JsonValueAsText(*member);
+}
+
+std::map<std::string, absl::string_view> RawMemberTexts(
+    absl::string_view object_text) {
+  std::map<std::string, absl::string_view> members;
+  RawJsonCursor cursor(object_text);
+  cursor.SkipWhitespace();
+  if (cursor.Peek() != '{') return members;
+  cursor.Advance();
+  for (;;) {
+    cursor.SkipWhitespace();
+    if (cursor.Peek() != '"') break;
+    std::string key = DecodeKey(cursor.Value());
+    cursor.SkipWhitespace();
+    cursor.Advance();  // The colon.
+    cursor.SkipWhitespace();
+    members[std::move(key)] = cursor.Value();
+    cursor.SkipWhitespace();
+    if (cursor.Peek() == ',') cursor.Advance();
+  }
+  return members;
+}
+
+std::optional<absl::string_view> RawMemberText(absl::string_view object_text,
+                                               absl::string_view key) {
+  std::map<std::string, absl::string_view> members =
+      RawMemberTexts(object_text);
+  auto found = members.find(std::string(key));
+  if (found == members.end()) return std::nullopt;
+  return found->second;
 }
 
 }  // namespace paymento::bridge

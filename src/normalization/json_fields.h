@@ -11,6 +11,8 @@
 #ifndef PAYMENTO_BRIDGE_SRC_NORMALIZATION_JSON_FIELDS_H_
 #define PAYMENTO_BRIDGE_SRC_NORMALIZATION_JSON_FIELDS_H_
 
+#include <map>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -53,6 +55,19 @@ const nlohmann::json* FindObjectMember(const nlohmann::json& object,
 
 // Returns JsonValueAsText of the member `key`, or "" when it is missing.
 std::string TextMember(const nlohmann::json& object, absl::string_view key);
+
+// Returns the text of member `key` of `object_text`, exactly as it appears
+// there, or nullopt when `object_text` is not an object or has no such
+// member. When the key repeats, the last one counts, as in the parsed
+// document. `object_text` must be valid JSON, such as a body that
+// ParseJsonObject accepted or a member text this returned.
+std::optional<absl::string_view> RawMemberText(absl::string_view object_text,
+                                               absl::string_view key);
+
+// Returns the texts of every member of `object_text` by decoded key, the
+// last one of a repeated key counting, with the same requirement.
+std::map<std::string, absl::string_view> RawMemberTexts(
+    absl::string_view object_text);
 
 }  // namespace paymento::bridge
 

@@ -1,5 +1,6 @@
 #include "src/normalization/webhook_normalizer.h"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -37,7 +38,19 @@ std::optional<std::string> StringMember(const json& object,
   return member->get_ref<const std::string&>();
 }
 
-void ReadPaymentLink(const json& link, WebhookFields& fields) {
+// Returns `value` as text, like JsonValueAsText, but a number, boolean,
+// object or array as `raw`, its text in the body, when there is one. The
+// parsed document keeps neither a number's digits nor an object's key order.
+std::string ValueAsSentText(const json& value,
+                            std::optional<absl::string_view> raw) {
+  if (value.is_string() || value.is_null() || !raw.has_value()) {
+    return JsonValueAsText(value);
+  }
+  return std::string(*raw);
+}
+
+void ReadPaymentLink(const json& link, absl::string_view link_text,
+                     WebhookFields& fields) {
   fields.has_payment_link = true;
   fields.link_id = TextMember(link, "id");
   fields.link_title = TextMember(link, "title");
@@ -47,23 +60,35 @@ void ReadPaymentLink(const json& link, WebhookFields& fields) {
   fields.link_created_at = StringMember(link, "createdAt");
   fields.link_paid_at = StringMember(link, "paidAt");
   fields.link_url = TextMember(link, "url");
-  fields.link_integration_metadata = TextMember(link, "integrationMetadata");
+  if (const json* integration = FindMember(link, "integrationMetadata")) {
+    fields.link_integration_metadata = ValueAsSentText(
+        *integration, RawMemberText(link_text, "integrationMetadata"));
+  }
 }
 
 // Metadata values that are strings stay as they are. Any other value keeps
-// its JSON text, so null becomes "null" and stays distinct from "".
-void ReadCustomer(const json& customer, WebhookFields& fields) {
+// its JSON text as sent, so null becomes "null" and stays distinct from "".
+void ReadCustomer(const json& customer, absl::string_view customer_text,
+                  WebhookFields& fields) {
   fields.has_customer = true;
   fields.customer_email = TextMember(customer, "email");
   fields.customer_name = TextMember(customer, "name");
   // NOTE: metadata that is not an object is kept only in raw_body.
   const json* metadata = FindObjectMember(customer, "metadata");
   if (metadata == nullptr) return;
+  std::map<std::string, absl::string_view> sent =
+      RawMemberTexts(RawMemberText(customer_text, "metadata").value_or(""));
   for (auto it = metadata->begin(); it != metadata->end(); ++it) {
     const json& value = it.value();
+    if (value.is_string()) {
+      fields.customer_metadata.emplace_back(
+          it.key(), value.get_ref<const std::string&>());
+      continue;
+    }
+    auto raw = sent.find(it.key());
     fields.customer_metadata.emplace_back(
-        it.key(), value.is_string() ? value.get_ref<const std::string&>()
-                                    : JsonText(value));
+        it.key(),
+        raw != sent.end() ? std::string(raw->second) : JsonText(value));
   }
 }
 
@@ -96,10 +121,12 @@ absl::StatusOr<WebhookFields> ReadDocumentFields(absl::string_view body) {
   fields.created_at = StringMember(*header, "createdAt");
   fields.api_version = TextMember(*header, "apiVersion");
   if (const json* link = FindObjectMember(root, "paymentLink")) {
-    ReadPaymentLink(*link, fields);
+    ReadPaymentLink(*link, RawMemberText(body, "paymentLink").value_or(""),
+                    fields);
   }
   if (const json* customer = FindObjectMember(root, "customer")) {
-    ReadCustomer(*customer, fields);
+    ReadCustomer(*customer, RawMemberText(body, "customer").value_or(""),
+                 fields);
   }
   if (const json* merchant = FindObjectMember(root, "merchant")) {
     ReadMerchant(*merchant, fields);

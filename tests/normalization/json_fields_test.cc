@@ -116,5 +116,27 @@ TEST(ParseJsonObjectTest, RejectsBadBodies) {
   }
 }
 
+TEST(RawMemberTextTest, ReturnsTextAsItAppears) {
+  absl::string_view body =
+      R"( { "a" : 1.50 , "b":{"x": [1, "]}\"" ]} ,"c":"s","a":-0 } )";
+  EXPECT_EQ(RawMemberText(body, "a"), "-0");
+  EXPECT_EQ(RawMemberText(body, "b"), R"({"x": [1, "]}\"" ]})");
+  EXPECT_EQ(RawMemberText(body, "c"), R"("s")");
+  EXPECT_EQ(RawMemberText(body, "d"), std::nullopt);
+  EXPECT_EQ(RawMemberText(*RawMemberText(body, "b"), "x"), R"([1, "]}\"" ])");
+}
+
+TEST(RawMemberTextTest, DecodesEscapedKeys) {
+  EXPECT_EQ(RawMemberText(R"({"\u0041\n":true})", "A\n"), "true");
+  EXPECT_EQ(RawMemberText(R"({"\"":null})", "\""), "null");
+}
+
+TEST(RawMemberTextTest, FindsNothingOutsideObjects) {
+  EXPECT_EQ(RawMemberText("[1,2]", "a"), std::nullopt);
+  EXPECT_EQ(RawMemberText("", "a"), std::nullopt);
+  EXPECT_EQ(RawMemberText("{}", "a"), std::nullopt);
+  EXPECT_TRUE(RawMemberTexts("\"text\"").empty());
+}
+
 }  // namespace
 }  // namespace paymento::bridge

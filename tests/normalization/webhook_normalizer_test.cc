@@ -1,5 +1,6 @@
 #include "src/normalization/webhook_normalizer.h"
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -199,6 +200,33 @@ TEST(WebhookNormalizerTest, ConvertsMetadataOfEveryType) {
   EXPECT_EQ(metadata.at("object"), R"({"a":[1,"x"]})");
   EXPECT_EQ(metadata.at("array"), "[1,2]");
   EXPECT_EQ(metadata.at("quoted"), "\"q\"");
+}
+
+TEST(WebhookNormalizerTest, KeepsMetadataTextAsSent) {
+  absl::StatusOr<v1::Event> event = NormalizeOk(
+      R"({"event":{"id":"evt_1","type":"payment_link.paid"},)"
+      R"("paymentLink":{"integrationMetadata": {"b":1.50, "a":[ 1 ,2 ]} },)"
+      R"("customer":{"metadata":{"big":12345678901234567,"decimal":1.10,)"
+      R"("exponent":1e2,"minus_zero":-0,"object":{"z":1, "y" : [ 1 ,2 ]},)"
+      R"("huge":99999999999999999999,"\u0041":2.0,"twice":1,"twice":2.50}}})");
+
+  ASSERT_TRUE(event.ok());
+  EXPECT_EQ(event->payment_link().integration_metadata(),
+            R"({"b":1.50, "a":[ 1 ,2 ]})");
+  const std::map<std::string, std::string> expected = {
+      {"big", "12345678901234567"},
+      {"decimal", "1.10"},
+      {"exponent", "1e2"},
+      {"minus_zero", "-0"},
+      {"object", R"({"z":1, "y" : [ 1 ,2 ]})"},
+      {"huge", "99999999999999999999"},
+      {"A", "2.0"},
+      // A repeated key keeps its last value, as the parsed document does.
+      {"twice", "2.50"},
+  };
+  std::map<std::string, std::string> metadata(
+      event->customer().metadata().begin(), event->customer().metadata().end());
+  EXPECT_EQ(metadata, expected);
 }
 
 TEST(WebhookNormalizerTest, KeepsFourByteUtf8) {
