@@ -1,6 +1,7 @@
 #include "src/ingress/ingress_request.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "src/logging/log.h"
 
@@ -74,6 +75,15 @@ std::vector<std::pair<std::string, std::string>> ParseHeaderBlock(
 }
 
 std::string LoggableValue(absl::string_view value) {
+  if (value.size() > kMaxLoggedValueBytes) {
+    size_t cut = kMaxLoggedValueBytes;
+    // Back to the start of a UTF-8 character.
+    while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) {
+      --cut;
+    }
+    return absl::StrCat(LoggableValue(value.substr(0, cut)), "... (",
+                        value.size(), " bytes)");
+  }
   if (!absl::StrContains(value, '@')) return std::string(value);
   return logging::MaskEmail(value);
 }

@@ -55,9 +55,13 @@ IngressResponse ErrorResponse(int status, absl::string_view outcome,
 std::vector<std::pair<std::string, std::string>> ParseHeaderBlock(
     absl::string_view head);
 
+// Maximum size, in bytes, of a value that LoggableValue keeps whole.
+inline constexpr size_t kMaxLoggedValueBytes = 256;
+
 // Returns a value taken from a request, such as an event id, for a log line:
 // masked with logging::MaskEmail when it contains '@', because it could be a
-// customer's e-mail address.
+// customer's e-mail address, and cut after kMaxLoggedValueBytes, with its
+// length noted, so that a signed body cannot make a line of any size.
 std::string LoggableValue(absl::string_view value);
 
 }  // namespace paymento::bridge

@@ -43,5 +43,17 @@ TEST(LoggableValueTest, MasksOnlyWhatLooksLikeAnEmail) {
   EXPECT_EQ(LoggableValue("jane.doe@example.com"), "j***@example.com");
 }
 
+TEST(LoggableValueTest, CutsLongValues) {
+  std::string type(100000, 't');
+  EXPECT_EQ(LoggableValue(type),
+            std::string(kMaxLoggedValueBytes, 't') + "... (100000 bytes)");
+  EXPECT_EQ(LoggableValue(std::string(kMaxLoggedValueBytes, 'x')),
+            std::string(kMaxLoggedValueBytes, 'x'));
+  // A two-byte character across the limit is left out whole.
+  std::string accented = std::string(kMaxLoggedValueBytes - 1, 'a') + "é";
+  EXPECT_EQ(LoggableValue(accented),
+            std::string(kMaxLoggedValueBytes - 1, 'a') + "... (257 bytes)");
+}
+
 }  // namespace
 }  // namespace paymento::bridge
