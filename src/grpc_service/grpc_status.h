@@ -3,18 +3,36 @@
 #ifndef PAYMENTO_BRIDGE_SRC_GRPC_SERVICE_GRPC_STATUS_H_
 #define PAYMENTO_BRIDGE_SRC_GRPC_SERVICE_GRPC_STATUS_H_
 
-#include <string>
-
 #include <grpcpp/support/status.h>
 
+#include <string>
+
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace paymento::bridge {
 
+// Maximum size, in bytes, of a status message sent whole. Messages repeat
+// request values, and gRPC sends the message in a trailer, which clients
+// reject when it exceeds their metadata limit (8 KiB by default).
+inline constexpr size_t kMaxStatusMessageBytes = 1024;
+
 inline grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  absl::string_view message = status.message();
+  if (message.size() <= kMaxStatusMessageBytes) {
+    return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                        std::string(message));
+  }
+  size_t cut = kMaxStatusMessageBytes;
+  // Back to the start of a UTF-8 character.
+  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  return grpc::Status(
+      static_cast<grpc::StatusCode>(status.code()),
+      absl::StrCat(message.substr(0, cut), "... (", message.size(), " bytes)"));
 }
 
 // The canonical name of a gRPC status code, such as "CANCELLED", for logs.

@@ -420,6 +420,19 @@ TEST_F(EndToEndTest, WrongSignatureIsRejectedAndNeverDelivered) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(EndToEndTest, LongIdGetsNotFoundWithShortMessage) {
+  auto stub = Stub(*bridge_);
+  grpc::ClientContext context;
+  v1::GetEventRequest get;
+  get.set_id(std::string(20000, 'x'));
+  v1::EventStatus status;
+  grpc::Status result = stub->GetEvent(&context, get, &status);
+  // The whole id in the message would exceed the client's metadata limit.
+  EXPECT_EQ(result.error_code(), grpc::StatusCode::NOT_FOUND)
+      << result.error_message().substr(0, 200);
+  EXPECT_LE(result.error_message().size(), 1100u);
+}
+
 TEST_F(EndToEndTest, RepeatedEventIsStoredOnce) {
   std::string body =
       SampleWebhookBody("payment_link.paid", "evt_repeated", absl::Now());
