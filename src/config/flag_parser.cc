@@ -48,6 +48,7 @@ absl::Status FlagParser::Parse(const std::vector<std::string>& args) {
     if (value.has_value()) {
       flag.value = *value;
       flag.set = true;
+      flag.from_environment = true;
     }
   }
   for (size_t i = 0; i < args.size(); ++i) {
@@ -86,6 +87,7 @@ absl::Status FlagParser::Parse(const std::vector<std::string>& args) {
     }
     flag.value = *value;
     flag.set = true;
+    flag.from_environment = false;
   }
   return absl::OkStatus();
 }
@@ -96,6 +98,14 @@ const std::string& FlagParser::Get(const std::string& name) const {
 
 bool FlagParser::IsSet(const std::string& name) const {
   return flags_.at(name).set;
+}
+
+std::string FlagParser::Source(const std::string& name) const {
+  auto found = flags_.find(name);
+  if (found == flags_.end() || !found->second.from_environment) {
+    return absl::StrCat("--", name);
+  }
+  return absl::StrCat(VariableFor(name), " (--", name, ")");
 }
 
 std::string FlagParser::Usage() const {

@@ -43,6 +43,10 @@ class FlagParser {
   // The flag's value: command line, then environment, then default.
   const std::string& Get(const std::string& name) const;
   bool IsSet(const std::string& name) const;
+  // Returns where the flag's value came from, for an error message:
+  // "--max-body-bytes", or "PAYMENTO_BRIDGE_MAX_BODY_BYTES
+  // (--max-body-bytes)" when the environment set it.
+  std::string Source(const std::string& name) const;
   const std::vector<std::string>& positional() const { return positional_; }
 
   // "PAYMENTO_BRIDGE_GRPC_LISTEN" for "grpc-listen".
@@ -58,6 +62,8 @@ class FlagParser {
     std::string help;
     bool is_switch = false;
     bool set = false;
+    // The value came from the environment, not the command line.
+    bool from_environment = false;
   };
 
   EnvironmentLookup environment_;

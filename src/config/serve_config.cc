@@ -9,10 +9,10 @@
 namespace paymento::bridge {
 namespace {
 
-absl::Status InvalidFlag(absl::string_view flag, absl::string_view value,
-                         absl::string_view expected) {
+absl::Status InvalidFlag(const FlagParser& parser, const std::string& flag,
+                         absl::string_view value, absl::string_view expected) {
   return absl::InvalidArgumentError(absl::StrCat(
-      "invalid --", flag, " \"", value, "\": ", expected));
+      "invalid ", parser.Source(flag), " \"", value, "\": ", expected));
 }
 
 absl::StatusOr<absl::Duration> ParsePositiveDuration(
@@ -21,7 +21,7 @@ absl::StatusOr<absl::Duration> ParsePositiveDuration(
   const std::string& value = parser.Get(flag);
   if (!absl::ParseDuration(value, &duration) ||
       duration <= absl::ZeroDuration()) {
-    return InvalidFlag(flag, value,
+    return InvalidFlag(parser, flag, value,
                        "use a positive duration such as 300s, 90m or 720h");
   }
   return duration;
@@ -33,7 +33,8 @@ absl::StatusOr<absl::Duration> ParseNonNegativeDuration(
   const std::string& value = parser.Get(flag);
   if (!absl::ParseDuration(value, &duration) ||
       duration < absl::ZeroDuration()) {
-    return InvalidFlag(flag, value, "use a duration such as 0s, 2s or 500ms");
+    return InvalidFlag(parser, flag, value,
+                       "use a duration such as 0s, 2s or 500ms");
   }
   return duration;
 }
@@ -43,15 +44,17 @@ absl::StatusOr<ListenAddress> ParseListenFlag(const FlagParser& parser,
   absl::StatusOr<ListenAddress> address =
       ParseListenAddress(parser.Get(flag));
   if (!address.ok()) {
-    return InvalidFlag(flag, parser.Get(flag), address.status().message());
+    return InvalidFlag(parser, flag, parser.Get(flag),
+                       address.status().message());
   }
   return address;
 }
 
-absl::Status CheckPath(const std::string& flag, const std::string& path) {
+absl::Status CheckPath(const FlagParser& parser, const std::string& flag,
+                       const std::string& path) {
   if (path.empty() || path[0] != '/' ||
       path.find_first_of(" ?#*()[]{}\\+^$|") != std::string::npos) {
-    return InvalidFlag(flag, path,
+    return InvalidFlag(parser, flag, path,
                        "use an absolute URL path such as /webhook");
   }
   return absl::OkStatus();
@@ -212,24 +215,25 @@ absl::StatusOr<ServeConfig> ParseServeConfig(
   config.store_url = parser.Get("store");
   config.webhook_path = parser.Get("webhook-path");
   config.ipn_path = parser.Get("ipn-path");
-  absl::Status path = CheckPath("webhook-path", config.webhook_path);
-  if (path.ok()) path = CheckPath("ipn-path", config.ipn_path);
+  absl::Status path = CheckPath(parser, "webhook-path", config.webhook_path);
+  if (path.ok()) path = CheckPath(parser, "ipn-path", config.ipn_path);
   if (!path.ok()) return path;
   if (config.webhook_path == config.ipn_path) {
-    return InvalidFlag("ipn-path", config.ipn_path,
+    return InvalidFlag(parser, "ipn-path", config.ipn_path,
                        "must differ from --webhook-path");
   }
 
   const std::string& body = parser.Get("max-body-bytes");
   if (!absl::SimpleAtoi(body, &config.max_body_bytes) ||
       config.max_body_bytes < 1024 || config.max_body_bytes > (64u << 20)) {
-    return InvalidFlag("max-body-bytes", body,
+    return InvalidFlag(parser, "max-body-bytes", body,
                        "use a number of bytes from 1024 to 67108864");
   }
   const std::string& threads = parser.Get("http-threads");
   if (!absl::SimpleAtoi(threads, &config.http_threads) ||
       config.http_threads < 2 || config.http_threads > 4096) {
-    return InvalidFlag("http-threads", threads, "use a number from 2 to 4096");
+    return InvalidFlag(parser, "http-threads", threads,
+                       "use a number from 2 to 4096");
   }
 
   absl::StatusOr<absl::Duration> tolerance =
@@ -249,7 +253,7 @@ absl::StatusOr<ServeConfig> ParseServeConfig(
   if (!retention_interval.ok()) return retention_interval.status();
   config.retention_interval = *retention_interval;
   if (config.dedup_window < config.retention) {
-    return InvalidFlag("dedup-window", parser.Get("dedup-window"),
+    return InvalidFlag(parser, "dedup-window", parser.Get("dedup-window"),
                        "must be at least --retention, so that ids outlive "
                        "their events and replays stay detectable");
   }
@@ -262,7 +266,7 @@ absl::StatusOr<ServeConfig> ParseServeConfig(
   if (!drain.ok()) return drain.status();
   config.drain_delay = *drain;
   if (config.drain_delay >= config.shutdown_timeout) {
-    return InvalidFlag("drain-delay", parser.Get("drain-delay"),
+    return InvalidFlag(parser, "drain-delay", parser.Get("drain-delay"),
                        "must be shorter than --shutdown-timeout");
   }
 
@@ -270,7 +274,7 @@ absl::StatusOr<ServeConfig> ParseServeConfig(
   if (!absl::SimpleAtoi(streams, &config.grpc_max_concurrent_streams) ||
       config.grpc_max_concurrent_streams < 1 ||
       config.grpc_max_concurrent_streams > 1000000) {
-    return InvalidFlag("grpc-max-concurrent-streams", streams,
+    return InvalidFlag(parser, "grpc-max-concurrent-streams", streams,
                        "use a number from 1 to 1000000");
   }
   absl::Status tls = ParseTlsFlags(parser, config);
@@ -279,7 +283,8 @@ absl::StatusOr<ServeConfig> ParseServeConfig(
   absl::Status scheme =
       ParseSchemePolicy(parser.Get("signature-scheme"), &config.signature_scheme);
   if (!scheme.ok()) {
-    return InvalidFlag("signature-scheme", parser.Get("signature-scheme"),
+    return InvalidFlag(parser, "signature-scheme",
+                       parser.Get("signature-scheme"),
                        "use any, body or header");
   }
   absl::Status format =
