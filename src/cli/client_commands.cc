@@ -205,6 +205,12 @@ int RunSendTest(const std::vector<std::string>& args) {
   std::string id = parser.Get("id").empty() ? NewTestEventId()
                                             : parser.Get("id");
   const std::string& type = parser.Get("type");
+  if (type.empty()) {
+    // The bridge answers a body without an event type with 400.
+    std::cerr << "invalid --type \"\": give an event type such as "
+                 "payment_link.paid\n";
+    return 2;
+  }
   absl::Time now = absl::Now();
   std::string body = SampleWebhookBody(type, id, now);
   std::string timestamp = absl::StrCat(absl::ToUnixSeconds(now));

@@ -603,6 +603,14 @@ TEST(CommandLineTest, SendTestReachesTail) {
       &get_output);
   EXPECT_EQ(get_code, 0) << get_output;
   EXPECT_TRUE(absl::StrContains(get_output, "evt_cli_test")) << get_output;
+
+  std::string empty_type_output;
+  int empty_type_code = test_support::RunBridgeCommand(
+      {"send-test", "--type=", "--url", bridge.webhook_url()},
+      {{"PAYMENTO_WEBHOOK_SECRET", kSecret}}, &empty_type_output);
+  EXPECT_EQ(empty_type_code, 2) << empty_type_output;
+  EXPECT_TRUE(absl::StrContains(empty_type_output, "invalid --type"))
+      << empty_type_output;
 }
 
 }  // namespace
