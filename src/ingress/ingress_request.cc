@@ -75,17 +75,18 @@ std::vector<std::pair<std::string, std::string>> ParseHeaderBlock(
 }
 
 std::string LoggableValue(absl::string_view value) {
-  if (value.size() > kMaxLoggedValueBytes) {
-    size_t cut = kMaxLoggedValueBytes;
-    // Back to the start of a UTF-8 character.
-    while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) {
-      --cut;
-    }
-    return absl::StrCat(LoggableValue(value.substr(0, cut)), "... (",
-                        value.size(), " bytes)");
+  // Masked whole first, so that a cut cannot leave an address's local part
+  // in front of an '@' that falls past it.
+  std::string masked = absl::StrContains(value, '@') ? logging::MaskEmail(value)
+                                                     : std::string(value);
+  if (masked.size() <= kMaxLoggedValueBytes) return masked;
+  size_t cut = kMaxLoggedValueBytes;
+  // Back to the start of a UTF-8 character.
+  while (cut > 0 && (static_cast<unsigned char>(masked[cut]) & 0xC0) == 0x80) {
+    --cut;
   }
-  if (!absl::StrContains(value, '@')) return std::string(value);
-  return logging::MaskEmail(value);
+  return absl::StrCat(absl::string_view(masked).substr(0, cut), "... (",
+                      value.size(), " bytes)");
 }
 
 }  // namespace paymento::bridge

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
+
 namespace paymento::bridge {
 namespace {
 
@@ -53,6 +55,11 @@ TEST(LoggableValueTest, CutsLongValues) {
   std::string accented = std::string(kMaxLoggedValueBytes - 1, 'a') + "é";
   EXPECT_EQ(LoggableValue(accented),
             std::string(kMaxLoggedValueBytes - 1, 'a') + "... (257 bytes)");
+  // An address whose '@' falls past the cut is still masked.
+  std::string long_address =
+      std::string(240, 'x') + " jane.doe.customer@example.com";
+  EXPECT_FALSE(absl::StrContains(LoggableValue(long_address), "jane"))
+      << LoggableValue(long_address);
 }
 
 }  // namespace
