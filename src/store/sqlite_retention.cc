@@ -112,12 +112,18 @@ absl::StatusOr<RetentionResult> SqliteEventStore::DeleteExpired(
           }
           int64_t last = expiring.back().sequence;
           result.last_deleted = last;
+          // Only the expiring events: one released from quarantine keeps
+          // its old receipt time under a new sequence, so newer events can
+          // have lower sequences.
           for (const char* sql :
-               {"DELETE FROM deliveries WHERE sequence <= ?1",
-                "DELETE FROM events WHERE sequence <= ?1"}) {
+               {"DELETE FROM deliveries WHERE sequence IN (SELECT sequence"
+                " FROM events WHERE sequence <= ?1 AND received_at_us < ?2)",
+                "DELETE FROM events WHERE sequence <= ?1"
+                " AND received_at_us < ?2"}) {
             absl::StatusOr<SqliteStatement> remove = connection.Prepare(sql);
             if (!remove.ok()) return remove.status();
             remove->BindInt64(1, last);
+            remove->BindInt64(2, absl::ToUnixMicros(events_before));
             absl::Status removed = remove->Run();
             if (!removed.ok()) return removed;
             if (std::string(sql).find("events") != std::string::npos) {

@@ -764,6 +764,33 @@ TEST_P(EventStoreContractTest, CountsBacklogAfterAPosition) {
   EXPECT_FALSE(none->oldest_received_at.has_value());
 }
 
+TEST_P(EventStoreContractTest, RetentionKeepsNewerEventsBelowAnOldOne) {
+  // A request released from quarantine keeps its old receipt time but gets
+  // the next sequence, above newer events.
+  Append(MakeEvent("evt_fresh", "payment_link.paid", absl::Now()), "fresh");
+  Append(MakeEvent("evt_released", "payment_link.paid",
+                   absl::Now() - absl::Hours(48)),
+         "released");
+  CreateSubscription("slow");
+  DeliveryUpdate update;
+  update.subscription = "slow";
+  update.records = {Delivery(1, DeliveryState::kLeased)};
+  SaveDeliveries(update);
+
+  absl::StatusOr<RetentionResult> deleted = store_->DeleteExpired(
+      absl::Now() - absl::Hours(24), absl::Now() - absl::Hours(72), 10);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(deleted->events_deleted, 1);
+
+  absl::StatusOr<std::vector<v1::Event>> left = store_->ReadAfter(0, 10);
+  ASSERT_TRUE(left.ok()) << left.status();
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].id(), "evt_fresh");
+  absl::StatusOr<std::vector<DeliveryRecord>> rows = store_->DeliveriesOf(1);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->size(), 1u);
+}
+
 TEST_P(EventStoreContractTest, RetentionDeletesOldEventsAndKeepsTombstones) {
   absl::Time old_time = absl::Now() - absl::Hours(48);
   absl::Time new_time = absl::Now();
