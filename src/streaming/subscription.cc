@@ -244,7 +244,7 @@ void Subscription::LoadRedriven(std::vector<std::pair<int64_t, int>> redriven,
   for (auto& [sequence, event] : loaded) {
     auto pending = redrive_pending_.find(sequence);
     if (pending == redrive_pending_.end()) continue;
-    if (!event) {
+    if (!event || ForgottenLocked(*event)) {
       redrive_pending_.erase(pending);
       continue;
     }
@@ -271,6 +271,7 @@ void Subscription::AddEventLocked(v1::Event event, size_t bytes) {
   int64_t sequence = event.sequence();
   read_cursor_ = std::max(read_cursor_, sequence);
   if (sequence <= record_.start_sequence) return;
+  if (ForgottenLocked(event)) return;
   if (settled_ahead_.erase(sequence) > 0) return;
   if (!filter_.Matches(event.type())) return;
 
@@ -672,15 +673,20 @@ void Subscription::Close(const absl::Status& status) {
   if (!leases.empty()) Release(leases, /*count_attempt=*/false);
 }
 
+bool Subscription::ForgottenLocked(const v1::Event& event) const {
+  const google::protobuf::Timestamp& received = event.received_at();
+  return received.seconds() * 1000000 + received.nanos() / 1000 <
+         forgotten_before_us_;
+}
+
 void Subscription::ForgetReceivedBefore(absl::Time cutoff) {
   absl::MutexLock lock(&mu_);
   if (closed_) return;
-  int64_t cutoff_us = absl::ToUnixMicros(cutoff);
+  forgotten_before_us_ =
+      std::max(forgotten_before_us_, absl::ToUnixMicros(cutoff));
   int64_t forgotten = 0;
   for (auto it = entries_.begin(); it != entries_.end();) {
-    const google::protobuf::Timestamp& received =
-        it->second.event->received_at();
-    if (received.seconds() * 1000000 + received.nanos() / 1000 >= cutoff_us) {
+    if (!ForgottenLocked(*it->second.event)) {
       ++it;
       continue;
     }

@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <future>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -196,6 +197,9 @@ class Subscription : public CommitWaiter,
   // unless the subscription skips it.
   void AddEventLocked(v1::Event event, size_t bytes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether retention deleted `event`, by its receipt time.
+  bool ForgottenLocked(const v1::Event& event) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the window contains kWindow entries or kWindowBytes bytes.
   bool WindowFullLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds an entry for `event`, of `bytes` serialized, unless `sequence` has
@@ -304,6 +308,11 @@ class Subscription : public CommitWaiter,
   int64_t epoch_ ABSL_GUARDED_BY(mu_);
   // Shared store only: one claim runs at a time, so that claims batch.
   bool claim_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  // Events received before this time, in Unix microseconds, were deleted by
+  // retention, so a store read that started before the deletion must not
+  // add them to the window.
+  int64_t forgotten_before_us_ ABSL_GUARDED_BY(mu_) =
+      std::numeric_limits<int64_t>::min();
 };
 
 }  // namespace paymento::bridge
