@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace paymento::bridge {
 namespace {
@@ -170,6 +171,8 @@ std::string TextMember(const nlohmann::json& object, absl::string_view key) {
 std::map<std::string, absl::string_view> RawMemberTexts(
     absl::string_view object_text) {
   std::map<std::string, absl::string_view> members;
+  // The parser skips a UTF-8 byte order mark before the document.
+  absl::ConsumePrefix(&object_text, "\xEF\xBB\xBF");
   RawJsonCursor cursor(object_text);
   cursor.SkipWhitespace();
   if (cursor.Peek() != '{') return members;

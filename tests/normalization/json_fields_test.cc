@@ -126,6 +126,10 @@ TEST(RawMemberTextTest, ReturnsTextAsItAppears) {
   EXPECT_EQ(RawMemberText(*RawMemberText(body, "b"), "x"), R"([1, "]}\"" ])");
 }
 
+TEST(RawMemberTextTest, SkipsByteOrderMark) {
+  EXPECT_EQ(RawMemberText("\xEF\xBB\xBF{\"d\":1.10}", "d"), "1.10");
+}
+
 TEST(RawMemberTextTest, DecodesEscapedKeys) {
   EXPECT_EQ(RawMemberText(R"({"\u0041\n":true})", "A\n"), "true");
   EXPECT_EQ(RawMemberText(R"({"\"":null})", "\""), "null");
