@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -133,6 +134,20 @@ absl::Status SqliteEventStore::Initialize() {
   }
   absl::Status migrated = MigrateSqliteSchema(*writer_);
   if (!migrated.ok()) return migrated;
+  // Commits once now: a -wal or -shm file that the process cannot write
+  // fails the first write, not the open.
+  absl::Status writable = writer_->Execute(
+      "UPDATE sequence_counter SET last_sequence = last_sequence WHERE id = 1");
+  if (!writable.ok()) {
+    bool read_only = absl::StrContains(writable.message(), "readonly");
+    return absl::UnavailableError(absl::StrCat(
+        "cannot write SQLite database ", path_, " (", writable.message(), ")",
+        read_only
+            ? absl::StrCat(": make it, and any ", path_, "-wal and ", path_,
+                           "-shm, writable by the user the service "
+                           "runs as")
+            : ""));
+  }
 
   absl::StatusOr<SqliteStatement> last = writer_->Prepare(
       "SELECT last_sequence FROM sequence_counter WHERE id = 1");

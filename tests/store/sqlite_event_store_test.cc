@@ -297,6 +297,29 @@ std::string OpenFailure(const std::string& path) {
   return store.ok() ? "" : std::string(store.status().message());
 }
 
+// Opens the store at `path`, as the unprivileged user nobody (uid 65534)
+// when this process runs as root, which may write any file. Returns
+// whether the open failed with a message containing `expected`.
+bool OpenFailsAsServiceUser(const std::string& path,
+                            const std::string& expected) {
+  if (geteuid() != 0) {
+    std::string failure = OpenFailure(path);
+    std::fprintf(stderr, "open: %s\n", failure.c_str());
+    return absl::StrContains(failure, expected);
+  }
+  pid_t child = fork();
+  if (child < 0) return false;
+  if (child == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+    std::string failure = OpenFailure(path);
+    std::fprintf(stderr, "open as nobody: %s\n", failure.c_str());
+    _exit(absl::StrContains(failure, expected) ? 0 : 1);
+  }
+  int status = 0;
+  if (waitpid(child, &status, 0) != child) return false;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 TEST(SqliteOpenTest, RejectsReadOnlyDatabase) {
   std::string directory = test_support::MakeTempDirectory();
   std::string path = directory + "/events.db";
@@ -305,26 +328,26 @@ TEST(SqliteOpenTest, RejectsReadOnlyDatabase) {
   // write, and a file it may not.
   ASSERT_EQ(chmod(directory.c_str(), 0777), 0);
   ASSERT_EQ(chmod(path.c_str(), 0444), 0);
+  EXPECT_TRUE(OpenFailsAsServiceUser(path, "is read-only for this process"));
+}
 
-  if (geteuid() != 0) {
-    std::string failure = OpenFailure(path);
-    EXPECT_TRUE(absl::StrContains(failure, "is read-only for this process"))
-        << failure;
-    return;
+TEST(SqliteOpenTest, RejectsReadOnlyLogFiles) {
+  std::string directory = test_support::MakeTempDirectory();
+  std::string path = directory + "/events.db";
+  ASSERT_EQ(OpenFailure(path), "");
+  ASSERT_EQ(chmod(directory.c_str(), 0777), 0);
+  // The database file is the service's, its -wal and -shm files are not.
+  if (geteuid() == 0) {
+    ASSERT_EQ(chown(path.c_str(), 65534, 65534), 0);
   }
-  // Root writes any file, so the open runs as nobody in a child process.
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
-    std::string failure = OpenFailure(path);
-    std::fprintf(stderr, "open as nobody: %s\n", failure.c_str());
-    _exit(absl::StrContains(failure, "is read-only for this process") ? 0 : 1);
+  for (const std::string& suffix : {"-wal", "-shm"}) {
+    std::string file = path + suffix;
+    std::FILE* created = std::fopen(file.c_str(), "w");
+    ASSERT_NE(created, nullptr) << file;
+    std::fclose(created);
+    ASSERT_EQ(chmod(file.c_str(), geteuid() == 0 ? 0644 : 0444), 0);
   }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_TRUE(OpenFailsAsServiceUser(path, "writable by the user"));
 }
 
 // A store from a binary before quarantine records kept their headers apart
