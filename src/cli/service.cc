@@ -137,8 +137,12 @@ absl::Status Service::LoadTokens() {
 
 absl::Status Service::LoadGrpcTls() {
   if (config_.grpc_tls_cert.empty()) return absl::OkStatus();
-  absl::StatusOr<ServerTlsFiles> files = LoadServerTlsFiles(
-      {config_.grpc_tls_cert, config_.grpc_tls_key, config_.grpc_tls_client_ca});
+  ServerTlsPaths paths;
+  paths.certificate = config_.grpc_tls_cert;
+  paths.private_key = config_.grpc_tls_key;
+  paths.client_ca = config_.grpc_tls_client_ca;
+  paths.flag_names = config_.tls_flag_names;
+  absl::StatusOr<ServerTlsFiles> files = LoadServerTlsFiles(paths);
   if (!files.ok()) return files.status();
   grpc_tls_ = *std::move(files);
   WarnIfExpired("gRPC", config_.grpc_tls_cert, grpc_tls_->not_after);
@@ -151,6 +155,7 @@ absl::Status Service::LoadIngressTls() {
   paths.certificate = config_.tls_cert;
   paths.private_key = config_.tls_key;
   paths.flag_prefix = "tls";
+  paths.flag_names = config_.tls_flag_names;
   absl::StatusOr<ServerTlsFiles> files = LoadServerTlsFiles(paths);
   if (!files.ok()) return files.status();
   absl::StatusOr<SslContextPtr> context = MakeServerTlsContext(*files);

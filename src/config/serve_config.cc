@@ -61,6 +61,10 @@ absl::Status CheckPath(const FlagParser& parser, const std::string& flag,
 }
 
 absl::Status ParseTlsFlags(const FlagParser& parser, ServeConfig& config) {
+  for (const char* flag : {"tls-cert", "tls-key", "grpc-tls-cert",
+                           "grpc-tls-key", "grpc-tls-client-ca"}) {
+    config.tls_flag_names[flag] = parser.Source(flag);
+  }
   config.tls_cert = parser.Get("tls-cert");
   config.tls_key = parser.Get("tls-key");
   if (config.tls_cert.empty() != config.tls_key.empty()) {

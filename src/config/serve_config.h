@@ -4,6 +4,7 @@
 #ifndef PAYMENTO_BRIDGE_SRC_CONFIG_SERVE_CONFIG_H_
 #define PAYMENTO_BRIDGE_SRC_CONFIG_SERVE_CONFIG_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,9 @@ struct ServeConfig {
   std::string grpc_tls_cert;
   std::string grpc_tls_key;
   std::string grpc_tls_client_ca;
+  // Names for errors to give the TLS flags, by flag name
+  // (FlagParser::Source).
+  std::map<std::string, std::string> tls_flag_names;
   bool help = false;
   std::string usage;
 };

@@ -36,7 +36,7 @@ absl::Status Invalid(absl::string_view flag, const std::string& path,
                      absl::string_view problem) {
   ERR_clear_error();
   return absl::InvalidArgumentError(
-      absl::StrCat("invalid --", flag, " ", path, ": ", problem));
+      absl::StrCat("invalid ", flag, " ", path, ": ", problem));
 }
 
 absl::StatusOr<std::string> ReadFile(absl::string_view flag,
@@ -44,7 +44,7 @@ absl::StatusOr<std::string> ReadFile(absl::string_view flag,
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "cannot read --", flag, " ", path, ": ", std::strerror(errno)));
+        "cannot read ", flag, " ", path, ": ", std::strerror(errno)));
   }
   struct stat info;
   if (fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
@@ -61,7 +61,7 @@ absl::StatusOr<std::string> ReadFile(absl::string_view flag,
   close(fd);
   if (count < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "cannot read --", flag, " ", path, ": ", std::strerror(error)));
+        "cannot read ", flag, " ", path, ": ", std::strerror(error)));
   }
   return contents;
 }
@@ -124,9 +124,16 @@ absl::Time NotAfter(const X509* certificate) {
 }  // namespace
 
 absl::StatusOr<ServerTlsFiles> LoadServerTlsFiles(const ServerTlsPaths& paths) {
-  const std::string cert_flag = absl::StrCat(paths.flag_prefix, "-cert");
-  const std::string key_flag = absl::StrCat(paths.flag_prefix, "-key");
-  const std::string ca_flag = absl::StrCat(paths.flag_prefix, "-client-ca");
+  // Names such as "--tls-cert", or the variable that set the flag.
+  auto name = [&paths](absl::string_view suffix) {
+    std::string flag = absl::StrCat(paths.flag_prefix, suffix);
+    auto found = paths.flag_names.find(flag);
+    return found != paths.flag_names.end() ? found->second
+                                           : absl::StrCat("--", flag);
+  };
+  const std::string cert_flag = name("-cert");
+  const std::string key_flag = name("-key");
+  const std::string ca_flag = name("-client-ca");
   ServerTlsFiles files;
   absl::StatusOr<std::string> chain = ReadFile(cert_flag, paths.certificate);
   if (!chain.ok()) return chain.status();
@@ -144,9 +151,8 @@ absl::StatusOr<ServerTlsFiles> LoadServerTlsFiles(const ServerTlsPaths& paths) {
   if (X509_check_private_key(leaf->get(), parsed_key->get()) != 1) {
     ERR_clear_error();
     return absl::InvalidArgumentError(absl::StrCat(
-        "--", key_flag, " ", paths.private_key,
-        " does not match the certificate in --", cert_flag, " ",
-        paths.certificate));
+        key_flag, " ", paths.private_key, " does not match the certificate in ",
+        cert_flag, " ", paths.certificate));
   }
   files.not_after = NotAfter(leaf->get());
 

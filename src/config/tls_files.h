@@ -6,6 +6,7 @@
 #ifndef PAYMENTO_BRIDGE_SRC_CONFIG_TLS_FILES_H_
 #define PAYMENTO_BRIDGE_SRC_CONFIG_TLS_FILES_H_
 
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -20,6 +21,10 @@ struct ServerTlsPaths {
   std::string client_ca;
   // The flags' common prefix, which errors name: "grpc-tls" or "tls".
   std::string flag_prefix = "grpc-tls";
+  // Names for errors to give the flags, by flag name without "--", such as
+  // the variable that set one (FlagParser::Source). Others are "--" and
+  // the flag name.
+  std::map<std::string, std::string> flag_names;
 };
 
 // The checked PEM contents, as grpc::SslServerCredentialsOptions and
