@@ -8,8 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
+#include "src/logging/log.h"
 
 namespace paymento::bridge {
 
@@ -20,19 +19,9 @@ inline constexpr size_t kMaxStatusMessageBytes = 1024;
 
 inline grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  absl::string_view message = status.message();
-  if (message.size() <= kMaxStatusMessageBytes) {
-    return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                        std::string(message));
-  }
-  size_t cut = kMaxStatusMessageBytes;
-  // Back to the start of a UTF-8 character.
-  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) {
-    --cut;
-  }
-  return grpc::Status(
-      static_cast<grpc::StatusCode>(status.code()),
-      absl::StrCat(message.substr(0, cut), "... (", message.size(), " bytes)"));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      logging::Shorten(status.message(), kMaxStatusMessageBytes,
+                                       status.message().size()));
 }
 
 // The canonical name of a gRPC status code, such as "CANCELLED", for logs.

@@ -1,7 +1,6 @@
 #include "src/ingress/ingress_request.h"
 
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "src/logging/log.h"
 
@@ -77,16 +76,11 @@ std::vector<std::pair<std::string, std::string>> ParseHeaderBlock(
 std::string LoggableValue(absl::string_view value) {
   // Masked whole first, so that a cut cannot leave an address's local part
   // in front of an '@' that falls past it.
-  std::string masked = absl::StrContains(value, '@') ? logging::MaskEmail(value)
-                                                     : std::string(value);
-  if (masked.size() <= kMaxLoggedValueBytes) return masked;
-  size_t cut = kMaxLoggedValueBytes;
-  // Back to the start of a UTF-8 character.
-  while (cut > 0 && (static_cast<unsigned char>(masked[cut]) & 0xC0) == 0x80) {
-    --cut;
+  if (!absl::StrContains(value, '@')) {
+    return logging::Shorten(value, kMaxLoggedValueBytes, value.size());
   }
-  return absl::StrCat(absl::string_view(masked).substr(0, cut), "... (",
-                      value.size(), " bytes)");
+  return logging::Shorten(logging::MaskEmail(value), kMaxLoggedValueBytes,
+                          value.size());
 }
 
 }  // namespace paymento::bridge

@@ -268,6 +268,17 @@ void InfoBuffered(absl::string_view message, const Fields& fields) {
 
 void Flush() { Logger().flush(); }
 
+std::string Shorten(absl::string_view text, size_t max_bytes,
+                    size_t full_size) {
+  if (text.size() <= max_bytes) return std::string(text);
+  size_t cut = max_bytes;
+  // Continuation bytes of a UTF-8 character have the bits 10xxxxxx.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  return absl::StrCat(text.substr(0, cut), "... (", full_size, " bytes)");
+}
+
 std::string MaskEmail(absl::string_view email) {
   size_t at = email.rfind('@');
   if (at == absl::string_view::npos) return email.empty() ? "" : "***";

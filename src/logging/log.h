@@ -67,6 +67,11 @@ bool DebugEnabled();
 std::string FormatLine(Format format, Level level, absl::string_view message,
                        const Fields& fields);
 
+// Returns `text` when it has at most `max_bytes` bytes. Otherwise returns
+// its first `max_bytes` bytes or fewer, ending before a UTF-8 character
+// rather than inside one, followed by "... (N bytes)" with N `full_size`.
+std::string Shorten(absl::string_view text, size_t max_bytes, size_t full_size);
+
 // Masks an e-mail address as "j***@example.com": the first character of the
 // local part and the whole domain stay visible.
 std::string MaskEmail(absl::string_view email);

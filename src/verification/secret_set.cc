@@ -26,20 +26,13 @@ absl::string_view StripLineBreaks(absl::string_view text) {
   return text;
 }
 
-bool IsBlank(absl::string_view text) {
-  for (char c : text) {
-    if (!absl::ascii_isspace(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
-
 std::vector<std::string> SplitAndStrip(absl::string_view text, char separator) {
   std::vector<std::string> values;
   for (absl::string_view entry : absl::StrSplit(text, separator)) {
     entry = StripLineBreaks(entry);
     // An entry of whitespace only is most likely a typing mistake, and a
     // secret that easy to guess would let anyone sign requests.
-    if (!IsBlank(entry)) values.emplace_back(entry);
+    if (!absl::StripAsciiWhitespace(entry).empty()) values.emplace_back(entry);
   }
   return values;
 }

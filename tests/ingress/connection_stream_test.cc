@@ -58,12 +58,14 @@ class ConnectionStreamTest : public ::testing::Test {
   int sockets_[2] = {-1, -1};
 };
 
-StreamLimits SmallLimits() {
+// Returns limits small enough to reach in a test, with room for
+// `max_header_bytes` of request head.
+StreamLimits SmallLimits(size_t max_header_bytes = 100) {
   StreamLimits limits;
   limits.read_timeout = absl::Milliseconds(200);
   limits.request_timeout = absl::Seconds(5);
   limits.max_line_bytes = 32;
-  limits.max_header_bytes = 100;
+  limits.max_header_bytes = max_header_bytes;
   limits.max_body_wire_bytes = 50;
   return limits;
 }
@@ -177,9 +179,7 @@ TEST_F(ConnectionStreamTest, PipelinedBytesStayBuffered) {
 // A head that arrives in two sends is read across two fills of the
 // buffer, and raw_head() contains all of it as sent.
 TEST_F(ConnectionStreamTest, RawHeadSpansBufferFills) {
-  StreamLimits limits = SmallLimits();
-  limits.max_header_bytes = 1000;
-  ConnectionStream stream(sockets_[0], limits);
+  ConnectionStream stream(sockets_[0], SmallLimits(1000));
   const std::string first = "POST /w HTTP/1.1\r\nA: %41\r\n";
   const std::string second = "B: 2\r\n\r\nbody";
   Send(first);
@@ -198,9 +198,7 @@ TEST_F(ConnectionStreamTest, RawHeadSpansBufferFills) {
 
 // Two requests that arrive in one send each get only their own head.
 TEST_F(ConnectionStreamTest, PipelinedRequestsKeepTheirOwnHeads) {
-  StreamLimits limits = SmallLimits();
-  limits.max_header_bytes = 1000;
-  ConnectionStream stream(sockets_[0], limits);
+  ConnectionStream stream(sockets_[0], SmallLimits(1000));
   const std::string first = "POST /a HTTP/1.1\r\nX: 1\r\n\r\n";
   const std::string second = "GET /b HTTP/1.1\r\nY: 2\r\n\r\n";
   Send(first + "body" + second);
@@ -223,9 +221,7 @@ TEST_F(ConnectionStreamTest, PipelinedRequestsKeepTheirOwnHeads) {
 // The head of a request over the header limit stays readable after the
 // connection is drained, up to the byte that broke the limit.
 TEST_F(ConnectionStreamTest, RawHeadSurvivesDrain) {
-  StreamLimits limits = SmallLimits();
-  limits.max_header_bytes = 30;
-  ConnectionStream stream(sockets_[0], limits);
+  ConnectionStream stream(sockets_[0], SmallLimits(30));
   const std::string head = "POST /w HTTP/1.1\r\nA: 0123456789abcdef\r\n";
   Send(head);
   stream.BeginRequest();
@@ -238,9 +234,7 @@ TEST_F(ConnectionStreamTest, RawHeadSurvivesDrain) {
 // Waiting for the next request refills the buffer, and the finished
 // request's head stays as it was read.
 TEST_F(ConnectionStreamTest, RawHeadSurvivesWaitForRequest) {
-  StreamLimits limits = SmallLimits();
-  limits.max_header_bytes = 1000;
-  ConnectionStream stream(sockets_[0], limits);
+  ConnectionStream stream(sockets_[0], SmallLimits(1000));
   const std::string head = "GET /x HTTP/1.1\r\n\r\n";
   Send(head);
   stream.BeginRequest();
