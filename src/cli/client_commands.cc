@@ -206,7 +206,7 @@ int RunSendTest(const std::vector<std::string>& args) {
                                             : parser.Get("id");
   const std::string& type = parser.Get("type");
   if (type.empty()) {
-    // The bridge answers a body without an event type with 400.
+    // The bridge returns 400 for a body without an event type.
     std::cerr << "invalid --type \"\": give an event type such as "
                  "payment_link.paid\n";
     return 2;

@@ -64,8 +64,8 @@ std::string TextMember(const nlohmann::json& object, absl::string_view key);
 std::optional<absl::string_view> RawMemberText(absl::string_view object_text,
                                                absl::string_view key);
 
-// Returns the texts of every member of `object_text` by decoded key, the
-// last one of a repeated key counting, with the same requirement.
+// Returns the texts of all members of `object_text` by decoded key, with the
+// same rules as RawMemberText.
 std::map<std::string, absl::string_view> RawMemberTexts(
     absl::string_view object_text);
 

@@ -134,8 +134,8 @@ absl::Status SqliteEventStore::Initialize() {
   }
   absl::Status migrated = MigrateSqliteSchema(*writer_);
   if (!migrated.ok()) return migrated;
-  // Commits once now: a -wal or -shm file that the process cannot write
-  // fails the first write, not the open.
+  // Commits once now, because a -wal or -shm file that the process cannot
+  // write fails the first write, not the open.
   absl::Status writable = writer_->Execute(
       "UPDATE sequence_counter SET last_sequence = last_sequence WHERE id = 1");
   if (!writable.ok()) {

@@ -129,7 +129,7 @@ class Subscription : public CommitWaiter,
   // Terminates every attached stream; the subscription takes no more work.
   void Close(const absl::Status& status);
   // Drops the unsettled events received before `cutoff`, which retention
-  // deleted from the store: they are no longer delivered or counted, and
+  // deleted from the store. They are no longer delivered or counted, and
   // their outstanding ack ids become invalid.
   void ForgetReceivedBefore(absl::Time cutoff);
 
@@ -197,7 +197,7 @@ class Subscription : public CommitWaiter,
   // unless the subscription skips it.
   void AddEventLocked(v1::Event event, size_t bytes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether retention deleted `event`, by its receipt time.
+  // Returns whether retention deleted `event`, judged by its receipt time.
   bool ForgottenLocked(const v1::Event& event) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the window contains kWindow entries or kWindowBytes bytes.
@@ -308,9 +308,9 @@ class Subscription : public CommitWaiter,
   int64_t epoch_ ABSL_GUARDED_BY(mu_);
   // Shared store only: one claim runs at a time, so that claims batch.
   bool claim_in_flight_ ABSL_GUARDED_BY(mu_) = false;
-  // Events received before this time, in Unix microseconds, were deleted by
-  // retention, so a store read that started before the deletion must not
-  // add them to the window.
+  // Receipt time, in Unix microseconds, before which retention deleted every
+  // event. A store read that started before the deletion must not add such
+  // events to the window.
   int64_t forgotten_before_us_ ABSL_GUARDED_BY(mu_) =
       std::numeric_limits<int64_t>::min();
 };

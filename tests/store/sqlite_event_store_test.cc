@@ -297,9 +297,9 @@ std::string OpenFailure(const std::string& path) {
   return store.ok() ? "" : std::string(store.status().message());
 }
 
-// Opens the store at `path`, as the unprivileged user nobody (uid 65534)
-// when this process runs as root, which may write any file. Returns
-// whether the open failed with a message containing `expected`.
+// Opens the store at `path`, as uid 65534 (an unprivileged account) when
+// this process runs as root, since root may write any file. Returns whether
+// the open failed with a message containing `expected`.
 bool OpenFailsAsServiceUser(const std::string& path,
                             const std::string& expected) {
   if (geteuid() != 0) {
