@@ -5,18 +5,39 @@
 // runs the same load client against it to measure the ceiling that the load
 // client, cpp-httplib and the loopback network reach on their own.
 //
-// Usage: bare-httplib-server --port=N [--threads=128]
+// With --sqlite=PATH it first commits each request's body to a SQLite
+// database the way the bridge commits events: WAL mode, synchronous=FULL,
+// the same log VFS, and one writer thread that commits the bodies waiting
+// in one transaction and then wakes each request thread on its own futex
+// word. So the 200 comes only after the body is on disk. The table has one
+// row per body and no index, and nothing is checked, parsed or
+// deduplicated: the minimum work that cpp-httplib and SQLite need for a
+// durable 200.
+//
+// Usage: bare-httplib-server --port=N [--threads=128] [--sqlite=PATH]
 // It listens on 127.0.0.1 until SIGTERM or SIGINT.
+#include <httplib.h>
+#include <linux/futex.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sqlite3.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
-#include <httplib.h>
+#include "src/store/sqlite_wal_vfs.h"
 
 namespace {
 
@@ -31,21 +52,163 @@ const char* FlagValue(const char* arg, const char* name) {
   return arg + length + 1;
 }
 
+[[noreturn]] void Fail(sqlite3* db, const char* step) {
+  std::fprintf(stderr, "bare-httplib-server: SQLite %s failed: %s\n", step,
+               db != nullptr ? sqlite3_errmsg(db) : "out of memory");
+  std::exit(1);
+}
+
+// One request thread waiting for its body's commit, on a futex word of its
+// own so that the writer wakes each thread alone.
+class Waiter {
+ public:
+  // Sleeps until Wake.
+  void Wait() {
+    uint32_t seen = word_.load(std::memory_order_acquire);
+    while (seen != kCommitted) {
+      if (seen == kPending && !word_.compare_exchange_weak(
+                                  seen, kSleeping, std::memory_order_acquire)) {
+        continue;
+      }
+      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word_),
+              FUTEX_WAIT_PRIVATE, kSleeping, nullptr, nullptr, 0);
+      seen = word_.load(std::memory_order_acquire);
+    }
+  }
+
+  void Wake() {
+    if (word_.exchange(kCommitted, std::memory_order_release) == kSleeping) {
+      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word_),
+              FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+    }
+  }
+
+ private:
+  static constexpr uint32_t kPending = 0;
+  static constexpr uint32_t kSleeping = 1;
+  static constexpr uint32_t kCommitted = 2;
+  std::atomic<uint32_t> word_{kPending};
+};
+
+// Commits bodies to one SQLite table in groups. Store returns once the
+// transaction holding the body is committed and synced.
+class GroupCommitter {
+ public:
+  explicit GroupCommitter(const std::string& path) {
+    if (!paymento::bridge::RegisterGatheredWalVfs().ok()) Fail(nullptr, "VFS");
+    if (sqlite3_open_v2(
+            path.c_str(), &db_,
+            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+            paymento::bridge::kGatheredWalVfs) != SQLITE_OK) {
+      Fail(db_, "open");
+    }
+    for (const char* sql :
+         {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+          "CREATE TABLE IF NOT EXISTS bodies ("
+          "seq INTEGER PRIMARY KEY, body BLOB NOT NULL)"}) {
+      if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+        Fail(db_, sql);
+      }
+    }
+    if (sqlite3_prepare_v2(db_, "INSERT INTO bodies (body) VALUES (?)", -1,
+                           &insert_, nullptr) != SQLITE_OK) {
+      Fail(db_, "prepare");
+    }
+    writer_ = std::thread([this] { WriterLoop(); });
+  }
+
+  ~GroupCommitter() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    work_.notify_one();
+    writer_.join();
+    sqlite3_finalize(insert_);
+    sqlite3_close(db_);
+  }
+
+  void Store(std::string body) {
+    Waiter waiter;
+    bool wake_writer = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_.push_back({std::move(body), &waiter});
+      wake_writer = writer_idle_;
+      writer_idle_ = false;
+    }
+    if (wake_writer) work_.notify_one();
+    waiter.Wait();
+  }
+
+ private:
+  struct Pending {
+    std::string body;
+    Waiter* waiter;
+  };
+
+  void WriterLoop() {
+    // The bridge's name for its writer, so the benchmark finds both.
+    pthread_setname_np(pthread_self(), "store-writer");
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      writer_idle_ = true;
+      work_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+      writer_idle_ = false;
+      if (pending_.empty()) return;
+      std::vector<Pending> batch;
+      batch.swap(pending_);
+      lock.unlock();
+      Commit(batch);
+      for (Pending& item : batch) item.waiter->Wake();
+      lock.lock();
+    }
+  }
+
+  void Commit(const std::vector<Pending>& batch) {
+    if (sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      Fail(db_, "BEGIN");
+    }
+    for (const Pending& item : batch) {
+      sqlite3_bind_blob(insert_, 1, item.body.data(),
+                        static_cast<int>(item.body.size()), SQLITE_STATIC);
+      if (sqlite3_step(insert_) != SQLITE_DONE) Fail(db_, "INSERT");
+      sqlite3_reset(insert_);
+    }
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      Fail(db_, "COMMIT");
+    }
+  }
+
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* insert_ = nullptr;
+  std::mutex mu_;
+  std::condition_variable work_;
+  std::vector<Pending> pending_;
+  bool writer_idle_ = false;
+  bool stopping_ = false;
+  std::thread writer_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int port = 0;
   // The ingress's default --http-threads.
   int threads = 128;
+  std::string sqlite_path;
   for (int i = 1; i < argc; ++i) {
     if (const char* value = FlagValue(argv[i], "--port")) {
       port = std::atoi(value);
     } else if (const char* value = FlagValue(argv[i], "--threads")) {
       threads = std::atoi(value);
+    } else if (const char* value = FlagValue(argv[i], "--sqlite")) {
+      sqlite_path = value;
     } else {
       std::fprintf(stderr,
                    "bare-httplib-server: unknown argument \"%s\"\n"
-                   "usage: bare-httplib-server --port=N [--threads=128]\n",
+                   "usage: bare-httplib-server --port=N [--threads=128] "
+                   "[--sqlite=PATH]\n",
                    argv[i]);
       return 2;
     }
@@ -56,13 +219,17 @@ int main(int argc, char** argv) {
                  "port from 1 to 65535 and at least 1 thread\n");
     return 2;
   }
-
   // Only the signal thread below receives SIGTERM and SIGINT.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::unique_ptr<GroupCommitter> committer;
+  if (!sqlite_path.empty()) {
+    committer = std::make_unique<GroupCommitter>(sqlite_path);
+  }
 
   httplib::Server server;
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -72,7 +239,9 @@ int main(int argc, char** argv) {
   server.set_keep_alive_timeout(2);
   server.set_read_timeout(std::chrono::seconds(5));
   server.set_write_timeout(std::chrono::seconds(5));
-  server.Post(".*", [](const httplib::Request&, httplib::Response& response) {
+  server.Post(".*", [&committer](const httplib::Request& request,
+                                 httplib::Response& response) {
+    if (committer) committer->Store(request.body);
     response.status = 200;
     response.set_content(kAccepted, "application/json");
   });

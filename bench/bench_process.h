@@ -151,10 +151,12 @@ class BridgeServer {
 };
 
 // Starts bare-httplib-server on a free port and waits until it accepts
-// connections. Returns the process; `*port` receives the port.
+// connections. A non-empty `sqlite_path` makes it commit every body there
+// before responding. Returns the process; `*port` receives the port.
 absl::StatusOr<std::unique_ptr<ChildProcess>> StartBareServer(
-    const std::string& binary, int threads, const std::string& log_path,
-    int* port, absl::Duration timeout = absl::Seconds(20));
+    const std::string& binary, int threads, const std::string& sqlite_path,
+    const std::string& log_path, int* port,
+    absl::Duration timeout = absl::Seconds(20));
 
 }  // namespace paymento::bridge::bench
 

@@ -1,8 +1,10 @@
 // Ingress throughput: signed webhooks, each with a unique event id, over 32
 // keep-alive connections in a closed loop. The load runs first against
 // paymento-bridge, which fsyncs every event before its 200, then with the
-// same client against the bare cpp-httplib server. The bare server's rate
-// is the ceiling of client, HTTP library and loopback on the machine.
+// same client against the bare cpp-httplib server committing each body to
+// SQLite, and against the bare server alone. The bare server's rate is the
+// ceiling of client, HTTP library and loopback on the machine. With SQLite,
+// it is the ceiling of a durable 200 with these libraries.
 #include <algorithm>
 #include <iostream>
 #include <memory>
@@ -223,13 +225,17 @@ absl::StatusOr<IngressRun> RunBridge(const BenchConfig& config, int run) {
   return result;
 }
 
-absl::StatusOr<IngressRun> RunBare(const BenchConfig& config, int run) {
+// Runs the load against the bare server, which first commits each body to
+// SQLite when `durable`.
+absl::StatusOr<IngressRun> RunBare(const BenchConfig& config, int run,
+                                   bool durable) {
   absl::StatusOr<std::unique_ptr<TempDirectory>> directory =
       TempDirectory::Create(config.keep_temp);
   if (!directory.ok()) return directory.status();
   int port = 0;
   absl::StatusOr<std::unique_ptr<ChildProcess>> bare =
       StartBareServer(config.bare_server_binary, kHttpThreads,
+                      durable ? (*directory)->path() + "/bodies.db" : "",
                       (*directory)->path() + "/bare.log", &port);
   if (!bare.ok()) return bare.status();
   absl::StatusOr<IngressRun> result =
@@ -238,19 +244,70 @@ absl::StatusOr<IngressRun> RunBare(const BenchConfig& config, int run) {
   return result;
 }
 
+// The figures of one bare server over the runs.
+struct BareFigures {
+  std::vector<double> rate, p50, p99, cpu, writer_cpu, switches;
+  std::vector<PauseSummary> pauses;
+
+  void Add(const IngressRun& run) {
+    rate.push_back(run.accepted_per_second);
+    p50.push_back(run.p50_ns);
+    p99.push_back(run.p99_ns);
+    cpu.push_back(run.server_cpu_per_1000);
+    writer_cpu.push_back(run.writer_cpu_per_1000);
+    switches.push_back(run.switches_per_request);
+    pauses.push_back(run.pauses);
+  }
+};
+
+// Prints the rows of one bare server, named `name` in the rows; `load`
+// names its load in the steal time row. Only a server with a writer
+// thread gets a row for it.
+void PrintBareRows(const std::string& scenario, const BenchConfig& config,
+                   const std::string& name, const std::string& load,
+                   bool has_writer, const BareFigures& figures) {
+  PrintRow({scenario, absl::StrCat(name, " requests/s"),
+            FormatCount(Median(figures.rate)), "-"});
+  PrintRow(
+      {scenario, absl::StrCat(name, " p50 / p99"),
+       absl::StrCat(
+           FormatMilliseconds(static_cast<int64_t>(Median(figures.p50))), " / ",
+           FormatMilliseconds(static_cast<int64_t>(Median(figures.p99)))),
+       "-"});
+  PrintRow({scenario, absl::StrCat(name, " CPU s per 1,000 requests"),
+            absl::StrFormat("%.3f", Median(figures.cpu)), "-"});
+  if (has_writer) {
+    PrintRow({scenario,
+              absl::StrCat(name, " writer thread CPU s per 1,000 requests"),
+              absl::StrFormat("%.3f", Median(figures.writer_cpu)), "-"});
+  }
+  PrintRow({scenario, absl::StrCat(name, " context switches per request"),
+            absl::StrFormat("%.1f", Median(figures.switches)), "-"});
+  PrintRow({scenario,
+            absl::StrCat("host steal time under ", load, ", share of CPU time"),
+            FormatSteal(figures.pauses), "-"});
+  if (config.pause_watch) {
+    PrintRow({scenario,
+              absl::StrCat("machine paused under ", load, " (all runs)"),
+              FormatPauses(figures.pauses), "-"});
+  }
+}
+
 }  // namespace
 
 absl::Status RunIngressScenario(const BenchConfig& config) {
   const std::string scenario = RowScenario(kScenario, config);
   std::vector<double> rate, p50, p99, cpu, writer_cpu, switches, client_cpu;
   std::vector<double> writer_running, writer_waiting, per_commit, commit_ms;
-  std::vector<double> bare_rate, bare_p50, bare_p99, bare_cpu, bare_switches;
-  std::vector<PauseSummary> pauses, bare_pauses;
+  std::vector<PauseSummary> pauses;
+  BareFigures with_sqlite_figures, bare_figures;
   int64_t problems = 0;
   for (int run = 0; run < config.runs; ++run) {
     absl::StatusOr<IngressRun> bridge = RunBridge(config, run);
     if (!bridge.ok()) return bridge.status();
-    absl::StatusOr<IngressRun> bare = RunBare(config, run);
+    absl::StatusOr<IngressRun> with_sqlite = RunBare(config, run, true);
+    if (!with_sqlite.ok()) return with_sqlite.status();
+    absl::StatusOr<IngressRun> bare = RunBare(config, run, false);
     if (!bare.ok()) return bare.status();
     rate.push_back(bridge->accepted_per_second);
     p50.push_back(bridge->p50_ns);
@@ -265,23 +322,24 @@ absl::Status RunIngressScenario(const BenchConfig& config) {
     client_cpu.push_back(bridge->client_cpu_per_1000);
     problems += bridge->problems;
     pauses.push_back(bridge->pauses);
-    bare_pauses.push_back(bare->pauses);
-    bare_rate.push_back(bare->accepted_per_second);
-    bare_p50.push_back(bare->p50_ns);
-    bare_p99.push_back(bare->p99_ns);
-    bare_cpu.push_back(bare->server_cpu_per_1000);
-    bare_switches.push_back(bare->switches_per_request);
+    problems += with_sqlite->problems + bare->problems;
+    with_sqlite_figures.Add(*with_sqlite);
+    bare_figures.Add(*bare);
     std::cerr << absl::StrFormat(
         "ingress run %d: bridge %.0f/s (p50 %.2f ms, p99 %.2f ms), bare "
-        "%.0f/s\n",
+        "with SQLite %.0f/s, bare %.0f/s\n",
         run + 1, bridge->accepted_per_second, bridge->p50_ns / 1e6,
-        bridge->p99_ns / 1e6, bare->accepted_per_second);
+        bridge->p99_ns / 1e6, with_sqlite->accepted_per_second,
+        bare->accepted_per_second);
   }
   std::cerr << "ingress: bridge webhooks/s per run " << FormatRuns(rate)
-            << ", bare per run " << FormatRuns(bare_rate) << "\n";
+            << ", bare with SQLite per run "
+            << FormatRuns(with_sqlite_figures.rate) << ", bare per run "
+            << FormatRuns(bare_figures.rate) << "\n";
 
   double median_rate = Median(rate);
-  double median_bare = Median(bare_rate);
+  double median_bare = Median(bare_figures.rate);
+  double median_sqlite = Median(with_sqlite_figures.rate);
   PrintRow({scenario, "accepted webhooks/s (fsync'd)", FormatCount(median_rate),
             ">= 20,000"});
   PrintRow({scenario, "latency p50",
@@ -320,26 +378,12 @@ absl::Status RunIngressScenario(const BenchConfig& config) {
     PrintRow({scenario, "machine paused under the bridge's load (all runs)",
               FormatPauses(pauses), "-"});
   }
-  PrintRow(
-      {scenario, "bare httplib requests/s", FormatCount(median_bare), "-"});
-  PrintRow(
-      {scenario, "bare httplib p50 / p99",
-       absl::StrCat(FormatMilliseconds(static_cast<int64_t>(Median(bare_p50))),
-                    " / ",
-                    FormatMilliseconds(static_cast<int64_t>(Median(bare_p99)))),
-       "-"});
-  PrintRow({scenario, "bare httplib CPU s per 1,000 requests",
-            absl::StrFormat("%.3f", Median(bare_cpu)), "-"});
-  PrintRow({scenario, "bare httplib context switches per request",
-            absl::StrFormat("%.1f", Median(bare_switches)), "-"});
-  PrintRow({scenario,
-            "host steal time under the bare server's load, share of CPU time",
-            FormatSteal(bare_pauses), "-"});
-  if (config.pause_watch) {
-    PrintRow(
-        {scenario, "machine paused under the bare server's load (all runs)",
-         FormatPauses(bare_pauses), "-"});
-  }
+  PrintBareRows(scenario, config, "bare httplib", "the bare server's load",
+                false, bare_figures);
+  PrintBareRows(scenario, config, "bare httplib + SQLite commit",
+                "the bare server with SQLite", true, with_sqlite_figures);
+  PrintRow({scenario, "bare httplib + SQLite commit / bare",
+            absl::StrFormat("%.0f%%", 100 * median_sqlite / median_bare), "-"});
   PrintRow({scenario, "bridge / bare",
             absl::StrFormat("%.0f%%", 100 * median_rate / median_bare),
             ">= 60%"});
