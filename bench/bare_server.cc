@@ -14,7 +14,14 @@
 // deduplicated: the minimum work that cpp-httplib and SQLite need for a
 // durable 200.
 //
-// Usage: bare-httplib-server --port=N [--threads=128] [--sqlite=PATH]
+// With --checks as well it does the minimum of the bridge's own work that
+// its guarantees need. It verifies the X-Paymento-Signature header with the
+// benchmark's secret (401 when it does not match). It normalizes the body
+// into an event with the bridge's code (400 when it cannot). It commits the
+// serialized event under a unique event id, skipping an id already stored.
+//
+// Usage: bare-httplib-server --port=N [--threads=128] [--sqlite=PATH
+//            [--checks]]
 // It listens on 127.0.0.1 until SIGTERM or SIGINT.
 #include <httplib.h>
 #include <linux/futex.h>
@@ -37,7 +44,12 @@
 #include <utility>
 #include <vector>
 
+#include "bench/signed_webhooks.h"
+#include "paymento/bridge/v1/event.pb.h"
+#include "src/normalization/webhook_normalizer.h"
 #include "src/store/sqlite_wal_vfs.h"
+#include "src/verification/secret_set.h"
+#include "src/verification/signature_verifier.h"
 
 namespace {
 
@@ -90,11 +102,13 @@ class Waiter {
   std::atomic<uint32_t> word_{kPending};
 };
 
-// Commits bodies to one SQLite table in groups. Store returns once the
-// transaction holding the body is committed and synced.
+// Commits rows to one SQLite table in groups. Store returns once the
+// transaction holding the row is committed and synced.
 class GroupCommitter {
  public:
-  explicit GroupCommitter(const std::string& path) {
+  // Stores bodies, or with `event_ids` events under unique ids.
+  GroupCommitter(const std::string& path, bool event_ids)
+      : event_ids_(event_ids) {
     if (!paymento::bridge::RegisterGatheredWalVfs().ok()) Fail(nullptr, "VFS");
     if (sqlite3_open_v2(
             path.c_str(), &db_,
@@ -104,14 +118,20 @@ class GroupCommitter {
     }
     for (const char* sql :
          {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
-          "CREATE TABLE IF NOT EXISTS bodies ("
-          "seq INTEGER PRIMARY KEY, body BLOB NOT NULL)"}) {
+          event_ids_ ? "CREATE TABLE IF NOT EXISTS events (seq INTEGER "
+                       "PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, "
+                       "event BLOB NOT NULL)"
+                     : "CREATE TABLE IF NOT EXISTS bodies ("
+                       "seq INTEGER PRIMARY KEY, body BLOB NOT NULL)"}) {
       if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
         Fail(db_, sql);
       }
     }
-    if (sqlite3_prepare_v2(db_, "INSERT INTO bodies (body) VALUES (?)", -1,
-                           &insert_, nullptr) != SQLITE_OK) {
+    const char* insert =
+        event_ids_ ? "INSERT INTO events (event_id, event) VALUES (?2, ?1) "
+                     "ON CONFLICT (event_id) DO NOTHING"
+                   : "INSERT INTO bodies (body) VALUES (?1)";
+    if (sqlite3_prepare_v2(db_, insert, -1, &insert_, nullptr) != SQLITE_OK) {
       Fail(db_, "prepare");
     }
     writer_ = std::thread([this] { WriterLoop(); });
@@ -128,12 +148,13 @@ class GroupCommitter {
     sqlite3_close(db_);
   }
 
-  void Store(std::string body) {
+  // Stores `data`, under `event_id` when the table has event ids.
+  void Store(std::string data, std::string event_id) {
     Waiter waiter;
     bool wake_writer = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      pending_.push_back({std::move(body), &waiter});
+      pending_.push_back({std::move(data), std::move(event_id), &waiter});
       wake_writer = writer_idle_;
       writer_idle_ = false;
     }
@@ -143,7 +164,8 @@ class GroupCommitter {
 
  private:
   struct Pending {
-    std::string body;
+    std::string data;
+    std::string event_id;
     Waiter* waiter;
   };
 
@@ -170,8 +192,13 @@ class GroupCommitter {
       Fail(db_, "BEGIN");
     }
     for (const Pending& item : batch) {
-      sqlite3_bind_blob(insert_, 1, item.body.data(),
-                        static_cast<int>(item.body.size()), SQLITE_STATIC);
+      sqlite3_bind_blob(insert_, 1, item.data.data(),
+                        static_cast<int>(item.data.size()), SQLITE_STATIC);
+      if (event_ids_) {
+        sqlite3_bind_text(insert_, 2, item.event_id.data(),
+                          static_cast<int>(item.event_id.size()),
+                          SQLITE_STATIC);
+      }
       if (sqlite3_step(insert_) != SQLITE_DONE) Fail(db_, "INSERT");
       sqlite3_reset(insert_);
     }
@@ -180,6 +207,7 @@ class GroupCommitter {
     }
   }
 
+  const bool event_ids_;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;
   std::mutex mu_;
@@ -197,6 +225,7 @@ int main(int argc, char** argv) {
   // The ingress's default --http-threads.
   int threads = 128;
   std::string sqlite_path;
+  bool checks = false;
   for (int i = 1; i < argc; ++i) {
     if (const char* value = FlagValue(argv[i], "--port")) {
       port = std::atoi(value);
@@ -204,11 +233,13 @@ int main(int argc, char** argv) {
       threads = std::atoi(value);
     } else if (const char* value = FlagValue(argv[i], "--sqlite")) {
       sqlite_path = value;
+    } else if (std::strcmp(argv[i], "--checks") == 0) {
+      checks = true;
     } else {
       std::fprintf(stderr,
                    "bare-httplib-server: unknown argument \"%s\"\n"
                    "usage: bare-httplib-server --port=N [--threads=128] "
-                   "[--sqlite=PATH]\n",
+                   "[--sqlite=PATH [--checks]]\n",
                    argv[i]);
       return 2;
     }
@@ -217,6 +248,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "bare-httplib-server: invalid --port or --threads: use a "
                  "port from 1 to 65535 and at least 1 thread\n");
+    return 2;
+  }
+  if (checks && sqlite_path.empty()) {
+    std::fprintf(stderr, "bare-httplib-server: --checks needs --sqlite=PATH\n");
     return 2;
   }
   // Only the signal thread below receives SIGTERM and SIGINT.
@@ -228,7 +263,7 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<GroupCommitter> committer;
   if (!sqlite_path.empty()) {
-    committer = std::make_unique<GroupCommitter>(sqlite_path);
+    committer = std::make_unique<GroupCommitter>(sqlite_path, checks);
   }
 
   httplib::Server server;
@@ -239,12 +274,34 @@ int main(int argc, char** argv) {
   server.set_keep_alive_timeout(2);
   server.set_read_timeout(std::chrono::seconds(5));
   server.set_write_timeout(std::chrono::seconds(5));
-  server.Post(".*", [&committer](const httplib::Request& request,
-                                 httplib::Response& response) {
-    if (committer) committer->Store(request.body);
-    response.status = 200;
-    response.set_content(kAccepted, "application/json");
-  });
+  const paymento::bridge::SecretSet secrets(
+      {paymento::bridge::bench::kBenchSecret});
+  server.Post(
+      ".*", [&](const httplib::Request& request, httplib::Response& response) {
+        if (checks) {
+          paymento::bridge::WebhookSignatureInput input;
+          input.body = request.body;
+          input.signature_values.push_back(
+              request.get_header_value("X-Paymento-Signature"));
+          if (!paymento::bridge::VerifyWebhookSignature(
+                   secrets, paymento::bridge::SchemePolicy::kAny, input)
+                   .ok()) {
+            response.status = 401;
+            return;
+          }
+          absl::StatusOr<paymento::bridge::v1::Event> event =
+              paymento::bridge::NormalizeWebhook(request.body);
+          if (!event.ok()) {
+            response.status = 400;
+            return;
+          }
+          committer->Store(event->SerializeAsString(), event->id());
+        } else if (committer) {
+          committer->Store(request.body, "");
+        }
+        response.status = 200;
+        response.set_content(kAccepted, "application/json");
+      });
   if (!server.bind_to_port("127.0.0.1", port)) {
     std::fprintf(stderr,
                  "bare-httplib-server: cannot listen on 127.0.0.1:%d: the "

@@ -394,13 +394,13 @@ absl::Status BridgeServer::Stop() {
 }
 
 absl::StatusOr<std::unique_ptr<ChildProcess>> StartBareServer(
-    const std::string& binary, int threads, const std::string& sqlite_path,
-    const std::string& log_path, int* port, absl::Duration timeout) {
+    const std::string& binary, int threads,
+    const std::vector<std::string>& flags, const std::string& log_path,
+    int* port, absl::Duration timeout) {
   *port = FreePort();
   std::vector<std::string> argv = {binary, absl::StrCat("--port=", *port),
                                    absl::StrCat("--threads=", threads)};
-  if (!sqlite_path.empty())
-    argv.push_back(absl::StrCat("--sqlite=", sqlite_path));
+  argv.insert(argv.end(), flags.begin(), flags.end());
   absl::StatusOr<std::unique_ptr<ChildProcess>> process =
       ChildProcess::Start(argv, {}, log_path);
   if (!process.ok()) return process.status();

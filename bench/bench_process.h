@@ -150,13 +150,13 @@ class BridgeServer {
   BridgeEndpoints endpoints_;
 };
 
-// Starts bare-httplib-server on a free port and waits until it accepts
-// connections. A non-empty `sqlite_path` makes it commit every body there
-// before responding. Returns the process; `*port` receives the port.
+// Starts bare-httplib-server on a free port, with `flags` after its port
+// and thread flags, and waits until it accepts connections. Returns the
+// process; `*port` receives the port.
 absl::StatusOr<std::unique_ptr<ChildProcess>> StartBareServer(
-    const std::string& binary, int threads, const std::string& sqlite_path,
-    const std::string& log_path, int* port,
-    absl::Duration timeout = absl::Seconds(20));
+    const std::string& binary, int threads,
+    const std::vector<std::string>& flags, const std::string& log_path,
+    int* port, absl::Duration timeout = absl::Seconds(20));
 
 }  // namespace paymento::bridge::bench
 

@@ -1,10 +1,11 @@
 // Ingress throughput: signed webhooks, each with a unique event id, over 32
 // keep-alive connections in a closed loop. The load runs first against
 // paymento-bridge, which fsyncs every event before its 200, then with the
-// same client against the bare cpp-httplib server committing each body to
-// SQLite, and against the bare server alone. The bare server's rate is the
-// ceiling of client, HTTP library and loopback on the machine. With SQLite,
-// it is the ceiling of a durable 200 with these libraries.
+// same client against the bare cpp-httplib server in three forms: with the
+// bridge's checks and a SQLite commit, with the commit alone, and bare. The
+// bare server's rate is the ceiling of client, HTTP library and loopback on
+// the machine. With the commit, it is the ceiling of a durable 200 with
+// these libraries, and with the checks too, that of the bridge's work.
 #include <algorithm>
 #include <iostream>
 #include <memory>
@@ -225,17 +226,30 @@ absl::StatusOr<IngressRun> RunBridge(const BenchConfig& config, int run) {
   return result;
 }
 
-// Runs the load against the bare server, which first commits each body to
-// SQLite when `durable`.
+// A form of the bare server: its name in the rows, its load's name in the
+// steal time rows, and what it does before its 200.
+struct BareServer {
+  std::string name;
+  std::string load;
+  bool sqlite = false;
+  bool checks = false;
+};
+
+// Runs the load against the bare server in the form `server`.
 absl::StatusOr<IngressRun> RunBare(const BenchConfig& config, int run,
-                                   bool durable) {
+                                   const BareServer& server) {
   absl::StatusOr<std::unique_ptr<TempDirectory>> directory =
       TempDirectory::Create(config.keep_temp);
   if (!directory.ok()) return directory.status();
+  std::vector<std::string> flags;
+  if (server.sqlite) {
+    flags.push_back(
+        absl::StrCat("--sqlite=", (*directory)->path(), "/bare.db"));
+  }
+  if (server.checks) flags.push_back("--checks");
   int port = 0;
   absl::StatusOr<std::unique_ptr<ChildProcess>> bare =
-      StartBareServer(config.bare_server_binary, kHttpThreads,
-                      durable ? (*directory)->path() + "/bodies.db" : "",
+      StartBareServer(config.bare_server_binary, kHttpThreads, flags,
                       (*directory)->path() + "/bare.log", &port);
   if (!bare.ok()) return bare.status();
   absl::StatusOr<IngressRun> result =
@@ -260,12 +274,12 @@ struct BareFigures {
   }
 };
 
-// Prints the rows of one bare server, named `name` in the rows; `load`
-// names its load in the steal time row. Only a server with a writer
-// thread gets a row for it.
+// Prints the rows of one form of the bare server. Only a form that commits
+// to SQLite gets a row for its writer thread.
 void PrintBareRows(const std::string& scenario, const BenchConfig& config,
-                   const std::string& name, const std::string& load,
-                   bool has_writer, const BareFigures& figures) {
+                   const BareServer& server, const BareFigures& figures) {
+  const std::string& name = server.name;
+  const std::string& load = server.load;
   PrintRow({scenario, absl::StrCat(name, " requests/s"),
             FormatCount(Median(figures.rate)), "-"});
   PrintRow(
@@ -276,7 +290,7 @@ void PrintBareRows(const std::string& scenario, const BenchConfig& config,
        "-"});
   PrintRow({scenario, absl::StrCat(name, " CPU s per 1,000 requests"),
             absl::StrFormat("%.3f", Median(figures.cpu)), "-"});
-  if (has_writer) {
+  if (server.sqlite) {
     PrintRow({scenario,
               absl::StrCat(name, " writer thread CPU s per 1,000 requests"),
               absl::StrFormat("%.3f", Median(figures.writer_cpu)), "-"});
@@ -300,15 +314,34 @@ absl::Status RunIngressScenario(const BenchConfig& config) {
   std::vector<double> rate, p50, p99, cpu, writer_cpu, switches, client_cpu;
   std::vector<double> writer_running, writer_waiting, per_commit, commit_ms;
   std::vector<PauseSummary> pauses;
-  BareFigures with_sqlite_figures, bare_figures;
+  // The bare server comes last because the ratios divide by its rate. The
+  // two forms before it do the minimum work of a durable 200, with and
+  // without the bridge's checks.
+  const std::vector<BareServer> servers = {
+      {"bare httplib + checks + SQLite commit",
+       "the bare server with checks and SQLite", true, true},
+      {"bare httplib + SQLite commit", "the bare server with SQLite", true,
+       false},
+      {"bare httplib", "the bare server's load", false, false},
+  };
+  std::vector<BareFigures> figures(servers.size());
   int64_t problems = 0;
   for (int run = 0; run < config.runs; ++run) {
     absl::StatusOr<IngressRun> bridge = RunBridge(config, run);
     if (!bridge.ok()) return bridge.status();
-    absl::StatusOr<IngressRun> with_sqlite = RunBare(config, run, true);
-    if (!with_sqlite.ok()) return with_sqlite.status();
-    absl::StatusOr<IngressRun> bare = RunBare(config, run, false);
-    if (!bare.ok()) return bare.status();
+    std::string progress = absl::StrFormat(
+        "ingress run %d: bridge %.0f/s (p50 %.2f ms, p99 %.2f ms)", run + 1,
+        bridge->accepted_per_second, bridge->p50_ns / 1e6,
+        bridge->p99_ns / 1e6);
+    for (size_t i = 0; i < servers.size(); ++i) {
+      absl::StatusOr<IngressRun> bare = RunBare(config, run, servers[i]);
+      if (!bare.ok()) return bare.status();
+      problems += bare->problems;
+      figures[i].Add(*bare);
+      absl::StrAppendFormat(&progress, ", %s %.0f/s", servers[i].name,
+                            bare->accepted_per_second);
+    }
+    std::cerr << progress << "\n";
     rate.push_back(bridge->accepted_per_second);
     p50.push_back(bridge->p50_ns);
     p99.push_back(bridge->p99_ns);
@@ -322,24 +355,16 @@ absl::Status RunIngressScenario(const BenchConfig& config) {
     client_cpu.push_back(bridge->client_cpu_per_1000);
     problems += bridge->problems;
     pauses.push_back(bridge->pauses);
-    problems += with_sqlite->problems + bare->problems;
-    with_sqlite_figures.Add(*with_sqlite);
-    bare_figures.Add(*bare);
-    std::cerr << absl::StrFormat(
-        "ingress run %d: bridge %.0f/s (p50 %.2f ms, p99 %.2f ms), bare "
-        "with SQLite %.0f/s, bare %.0f/s\n",
-        run + 1, bridge->accepted_per_second, bridge->p50_ns / 1e6,
-        bridge->p99_ns / 1e6, with_sqlite->accepted_per_second,
-        bare->accepted_per_second);
   }
-  std::cerr << "ingress: bridge webhooks/s per run " << FormatRuns(rate)
-            << ", bare with SQLite per run "
-            << FormatRuns(with_sqlite_figures.rate) << ", bare per run "
-            << FormatRuns(bare_figures.rate) << "\n";
+  std::cerr << "ingress: bridge webhooks/s per run " << FormatRuns(rate);
+  for (size_t i = 0; i < servers.size(); ++i) {
+    std::cerr << ", " << servers[i].name << " per run "
+              << FormatRuns(figures[i].rate);
+  }
+  std::cerr << "\n";
 
   double median_rate = Median(rate);
-  double median_bare = Median(bare_figures.rate);
-  double median_sqlite = Median(with_sqlite_figures.rate);
+  double median_bare = Median(figures.back().rate);
   PrintRow({scenario, "accepted webhooks/s (fsync'd)", FormatCount(median_rate),
             ">= 20,000"});
   PrintRow({scenario, "latency p50",
@@ -378,12 +403,15 @@ absl::Status RunIngressScenario(const BenchConfig& config) {
     PrintRow({scenario, "machine paused under the bridge's load (all runs)",
               FormatPauses(pauses), "-"});
   }
-  PrintBareRows(scenario, config, "bare httplib", "the bare server's load",
-                false, bare_figures);
-  PrintBareRows(scenario, config, "bare httplib + SQLite commit",
-                "the bare server with SQLite", true, with_sqlite_figures);
-  PrintRow({scenario, "bare httplib + SQLite commit / bare",
-            absl::StrFormat("%.0f%%", 100 * median_sqlite / median_bare), "-"});
+  for (size_t i = servers.size(); i-- > 0;) {
+    PrintBareRows(scenario, config, servers[i], figures[i]);
+  }
+  for (size_t i = servers.size() - 1; i-- > 0;) {
+    PrintRow(
+        {scenario, absl::StrCat(servers[i].name, " / bare"),
+         absl::StrFormat("%.0f%%", 100 * Median(figures[i].rate) / median_bare),
+         "-"});
+  }
   PrintRow({scenario, "bridge / bare",
             absl::StrFormat("%.0f%%", 100 * median_rate / median_bare),
             ">= 60%"});
