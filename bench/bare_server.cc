@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -44,6 +45,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "bench/signed_webhooks.h"
 #include "paymento/bridge/v1/event.pb.h"
 #include "src/normalization/webhook_normalizer.h"
@@ -64,10 +66,25 @@ const char* FlagValue(const char* arg, const char* name) {
   return arg + length + 1;
 }
 
-[[noreturn]] void Fail(sqlite3* db, const char* step) {
-  std::fprintf(stderr, "bare-httplib-server: SQLite %s failed: %s\n", step,
-               db != nullptr ? sqlite3_errmsg(db) : "out of memory");
-  std::exit(1);
+// Returns the integer in `text`, or -1 unless all of it is a number from 0
+// to 65535.
+int ParseSmallNumber(const char* text) {
+  char* end = nullptr;
+  errno = 0;
+  long value = std::strtol(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || value < 0 || value > 65535) {
+    return -1;
+  }
+  return static_cast<int>(value);
+}
+
+// Reports a failed SQLite step on `path` and ends the process at once,
+// without running destructors under the request threads.
+[[noreturn]] void Fail(const std::string& path, const std::string& step,
+                       const std::string& error) {
+  std::fprintf(stderr, "bare-httplib-server: SQLite %s on %s failed: %s\n",
+               step.c_str(), path.c_str(), error.c_str());
+  std::_Exit(1);
 }
 
 // One request thread waiting for its body's commit, on a futex word of its
@@ -108,23 +125,41 @@ class GroupCommitter {
  public:
   // Stores bodies, or with `event_ids` events under unique ids.
   GroupCommitter(const std::string& path, bool event_ids)
-      : event_ids_(event_ids) {
-    if (!paymento::bridge::RegisterGatheredWalVfs().ok()) Fail(nullptr, "VFS");
+      : path_(path), event_ids_(event_ids) {
+    absl::Status vfs = paymento::bridge::RegisterGatheredWalVfs();
+    if (!vfs.ok()) Fail(path_, "VFS registration", std::string(vfs.message()));
     if (sqlite3_open_v2(
             path.c_str(), &db_,
             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
             paymento::bridge::kGatheredWalVfs) != SQLITE_OK) {
-      Fail(db_, "open");
+      Fail(path_, "open", Error());
+    }
+    // SQLite opens a file it cannot write read-only, without an error.
+    if (sqlite3_db_readonly(db_, "main") != 0) {
+      Fail(path_, "open", "the file is read-only for this process");
+    }
+    std::string mode;
+    if (sqlite3_exec(
+            db_, "PRAGMA journal_mode=WAL",
+            +[](void* out, int, char** values, char**) {
+              *static_cast<std::string*>(out) = values[0] ? values[0] : "";
+              return 0;
+            },
+            &mode, nullptr) != SQLITE_OK) {
+      Fail(path_, "PRAGMA journal_mode=WAL", Error());
+    }
+    if (mode != "wal") {
+      Fail(path_, "PRAGMA journal_mode=WAL", "the journal mode stayed " + mode);
     }
     for (const char* sql :
-         {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+         {"PRAGMA synchronous=FULL",
           event_ids_ ? "CREATE TABLE IF NOT EXISTS events (seq INTEGER "
                        "PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, "
                        "event BLOB NOT NULL)"
                      : "CREATE TABLE IF NOT EXISTS bodies ("
                        "seq INTEGER PRIMARY KEY, body BLOB NOT NULL)"}) {
       if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
-        Fail(db_, sql);
+        Fail(path_, sql, Error());
       }
     }
     const char* insert =
@@ -132,7 +167,7 @@ class GroupCommitter {
                      "ON CONFLICT (event_id) DO NOTHING"
                    : "INSERT INTO bodies (body) VALUES (?1)";
     if (sqlite3_prepare_v2(db_, insert, -1, &insert_, nullptr) != SQLITE_OK) {
-      Fail(db_, "prepare");
+      Fail(path_, "prepare", Error());
     }
     writer_ = std::thread([this] { WriterLoop(); });
   }
@@ -189,7 +224,7 @@ class GroupCommitter {
 
   void Commit(const std::vector<Pending>& batch) {
     if (sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      Fail(db_, "BEGIN");
+      Fail(path_, "BEGIN", Error());
     }
     for (const Pending& item : batch) {
       sqlite3_bind_blob(insert_, 1, item.data.data(),
@@ -199,14 +234,19 @@ class GroupCommitter {
                           static_cast<int>(item.event_id.size()),
                           SQLITE_STATIC);
       }
-      if (sqlite3_step(insert_) != SQLITE_DONE) Fail(db_, "INSERT");
+      if (sqlite3_step(insert_) != SQLITE_DONE) Fail(path_, "INSERT", Error());
       sqlite3_reset(insert_);
     }
     if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      Fail(db_, "COMMIT");
+      Fail(path_, "COMMIT", Error());
     }
   }
 
+  std::string Error() const {
+    return db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
+  }
+
+  const std::string path_;
   const bool event_ids_;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;
@@ -228,10 +268,15 @@ int main(int argc, char** argv) {
   bool checks = false;
   for (int i = 1; i < argc; ++i) {
     if (const char* value = FlagValue(argv[i], "--port")) {
-      port = std::atoi(value);
+      port = ParseSmallNumber(value);
     } else if (const char* value = FlagValue(argv[i], "--threads")) {
-      threads = std::atoi(value);
+      threads = ParseSmallNumber(value);
     } else if (const char* value = FlagValue(argv[i], "--sqlite")) {
+      if (*value == '\0') {
+        std::fprintf(stderr,
+                     "bare-httplib-server: --sqlite needs a database path\n");
+        return 2;
+      }
       sqlite_path = value;
     } else if (std::strcmp(argv[i], "--checks") == 0) {
       checks = true;

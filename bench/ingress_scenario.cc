@@ -6,6 +6,8 @@
 // bare server's rate is the ceiling of client, HTTP library and loopback on
 // the machine. With the commit, it is the ceiling of a durable 200 with
 // these libraries, and with the checks too, that of the bridge's work.
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <iostream>
 #include <memory>
@@ -254,7 +256,14 @@ absl::StatusOr<IngressRun> RunBare(const BenchConfig& config, int run,
   if (!bare.ok()) return bare.status();
   absl::StatusOr<IngressRun> result =
       Measure(config, {{(*bare)->pid(), port}}, run);
-  (*bare)->Stop();
+  // A server that died during the load, of a failed commit for instance,
+  // would otherwise show only as requests without a 200.
+  int status = (*bare)->Stop();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return absl::InternalError(
+        absl::StrCat("bare-httplib-server (", server.name,
+                     ") did not exit cleanly; its log:\n", (*bare)->LogTail()));
+  }
   return result;
 }
 
@@ -314,9 +323,9 @@ absl::Status RunIngressScenario(const BenchConfig& config) {
   std::vector<double> rate, p50, p99, cpu, writer_cpu, switches, client_cpu;
   std::vector<double> writer_running, writer_waiting, per_commit, commit_ms;
   std::vector<PauseSummary> pauses;
-  // The bare server comes last because the ratios divide by its rate. The
-  // two forms before it do the minimum work of a durable 200, with and
-  // without the bridge's checks.
+  // The bare server is the last entry, the base of the ratios. The two
+  // forms before it do the minimum work of a durable 200, with and without
+  // the bridge's checks.
   const std::vector<BareServer> servers = {
       {"bare httplib + checks + SQLite commit",
        "the bare server with checks and SQLite", true, true},
@@ -333,7 +342,10 @@ absl::Status RunIngressScenario(const BenchConfig& config) {
         "ingress run %d: bridge %.0f/s (p50 %.2f ms, p99 %.2f ms)", run + 1,
         bridge->accepted_per_second, bridge->p50_ns / 1e6,
         bridge->p99_ns / 1e6);
-    for (size_t i = 0; i < servers.size(); ++i) {
+    // Odd runs take the forms in the reverse order, so that a host that
+    // speeds up or slows down within a run does not favour one of them.
+    for (size_t k = 0; k < servers.size(); ++k) {
+      size_t i = run % 2 == 0 ? k : servers.size() - 1 - k;
       absl::StatusOr<IngressRun> bare = RunBare(config, run, servers[i]);
       if (!bare.ok()) return bare.status();
       problems += bare->problems;
