@@ -30,6 +30,16 @@ void SqliteStatement::BindBlob(int index, absl::string_view value) {
                     static_cast<int>(value.size()), SQLITE_TRANSIENT);
 }
 
+void SqliteStatement::BindTextUnowned(int index, absl::string_view value) {
+  sqlite3_bind_text(statement_, index, value.data(),
+                    static_cast<int>(value.size()), SQLITE_STATIC);
+}
+
+void SqliteStatement::BindBlobUnowned(int index, absl::string_view value) {
+  sqlite3_bind_blob(statement_, index, value.data(),
+                    static_cast<int>(value.size()), SQLITE_STATIC);
+}
+
 void SqliteStatement::BindNull(int index) {
   sqlite3_bind_null(statement_, index);
 }

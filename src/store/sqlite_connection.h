@@ -35,6 +35,10 @@ class SqliteStatement {
   void BindInt64(int index, int64_t value);
   void BindText(int index, absl::string_view value);
   void BindBlob(int index, absl::string_view value);
+  // Bind without a copy: the bytes must stay unchanged until the statement
+  // is reset or destroyed.
+  void BindTextUnowned(int index, absl::string_view value);
+  void BindBlobUnowned(int index, absl::string_view value);
   void BindNull(int index);
 
   // Clears the bindings and rewinds, to run the statement again.

@@ -392,9 +392,11 @@ absl::Status SqliteEventStore::AppendOneLocked(PendingAppend& pending,
       " first_received_us) VALUES (?1, ?2, ?3, ?4)"
       " ON CONFLICT (event_id) DO NOTHING");
   if (!remember.ok()) return remember.status();
-  remember->BindText(1, pending.event_id);
+  // `pending` outlives both statements, which reset when they go out of
+  // scope, so their values are bound without a copy.
+  remember->BindTextUnowned(1, pending.event_id);
   remember->BindInt64(2, sequence);
-  remember->BindBlob(3, pending.body_sha256);
+  remember->BindBlobUnowned(3, pending.body_sha256);
   remember->BindInt64(4, pending.received_us);
   absl::Status remembered = remember->Run();
   if (!remembered.ok()) return remembered;
@@ -410,12 +412,12 @@ absl::Status SqliteEventStore::AppendOneLocked(PendingAppend& pending,
       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   if (!insert.ok()) return insert.status();
   insert->BindInt64(1, sequence);
-  insert->BindText(2, pending.event_id);
-  insert->BindText(3, pending.type);
+  insert->BindTextUnowned(2, pending.event_id);
+  insert->BindTextUnowned(3, pending.type);
   insert->BindInt64(4, pending.received_us);
-  insert->BindText(5, pending.customer_email);
-  insert->BindText(6, pending.payment_link_id);
-  insert->BindBlob(7, pending.serialized);
+  insert->BindTextUnowned(5, pending.customer_email);
+  insert->BindTextUnowned(6, pending.payment_link_id);
+  insert->BindBlobUnowned(7, pending.serialized);
   absl::Status inserted = insert->Run();
   if (!inserted.ok()) return inserted;
 
