@@ -20,24 +20,25 @@ void SqliteStatement::BindInt64(int index, int64_t value) {
   sqlite3_bind_int64(statement_, index, value);
 }
 
-void SqliteStatement::BindText(int index, absl::string_view value) {
+namespace {
+
+sqlite3_destructor_type Destructor(SqliteStatement::Binding binding) {
+  return binding == SqliteStatement::Binding::kBorrowed ? SQLITE_STATIC
+                                                        : SQLITE_TRANSIENT;
+}
+
+}  // namespace
+
+void SqliteStatement::BindText(int index, absl::string_view value,
+                               Binding binding) {
   sqlite3_bind_text(statement_, index, value.data(),
-                    static_cast<int>(value.size()), SQLITE_TRANSIENT);
+                    static_cast<int>(value.size()), Destructor(binding));
 }
 
-void SqliteStatement::BindBlob(int index, absl::string_view value) {
+void SqliteStatement::BindBlob(int index, absl::string_view value,
+                               Binding binding) {
   sqlite3_bind_blob(statement_, index, value.data(),
-                    static_cast<int>(value.size()), SQLITE_TRANSIENT);
-}
-
-void SqliteStatement::BindTextUnowned(int index, absl::string_view value) {
-  sqlite3_bind_text(statement_, index, value.data(),
-                    static_cast<int>(value.size()), SQLITE_STATIC);
-}
-
-void SqliteStatement::BindBlobUnowned(int index, absl::string_view value) {
-  sqlite3_bind_blob(statement_, index, value.data(),
-                    static_cast<int>(value.size()), SQLITE_STATIC);
+                    static_cast<int>(value.size()), Destructor(binding));
 }
 
 void SqliteStatement::BindNull(int index) {

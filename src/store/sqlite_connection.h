@@ -32,13 +32,15 @@ class SqliteStatement {
   SqliteStatement(const SqliteStatement&) = delete;
   SqliteStatement& operator=(const SqliteStatement&) = delete;
 
+  // How SQLite keeps a bound text or blob. kBorrowed skips the copy, so the
+  // bytes must stay unchanged until the statement is reset or destroyed.
+  enum class Binding { kCopied, kBorrowed };
+
   void BindInt64(int index, int64_t value);
-  void BindText(int index, absl::string_view value);
-  void BindBlob(int index, absl::string_view value);
-  // Bind without a copy: the bytes must stay unchanged until the statement
-  // is reset or destroyed.
-  void BindTextUnowned(int index, absl::string_view value);
-  void BindBlobUnowned(int index, absl::string_view value);
+  void BindText(int index, absl::string_view value,
+                Binding binding = Binding::kCopied);
+  void BindBlob(int index, absl::string_view value,
+                Binding binding = Binding::kCopied);
   void BindNull(int index);
 
   // Clears the bindings and rewinds, to run the statement again.

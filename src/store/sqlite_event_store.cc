@@ -394,9 +394,11 @@ absl::Status SqliteEventStore::AppendOneLocked(PendingAppend& pending,
   if (!remember.ok()) return remember.status();
   // `pending` outlives both statements, which reset when they go out of
   // scope, so their values are bound without a copy.
-  remember->BindTextUnowned(1, pending.event_id);
+  constexpr SqliteStatement::Binding kBorrowed =
+      SqliteStatement::Binding::kBorrowed;
+  remember->BindText(1, pending.event_id, kBorrowed);
   remember->BindInt64(2, sequence);
-  remember->BindBlobUnowned(3, pending.body_sha256);
+  remember->BindBlob(3, pending.body_sha256, kBorrowed);
   remember->BindInt64(4, pending.received_us);
   absl::Status remembered = remember->Run();
   if (!remembered.ok()) return remembered;
@@ -412,12 +414,12 @@ absl::Status SqliteEventStore::AppendOneLocked(PendingAppend& pending,
       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   if (!insert.ok()) return insert.status();
   insert->BindInt64(1, sequence);
-  insert->BindTextUnowned(2, pending.event_id);
-  insert->BindTextUnowned(3, pending.type);
+  insert->BindText(2, pending.event_id, kBorrowed);
+  insert->BindText(3, pending.type, kBorrowed);
   insert->BindInt64(4, pending.received_us);
-  insert->BindTextUnowned(5, pending.customer_email);
-  insert->BindTextUnowned(6, pending.payment_link_id);
-  insert->BindBlobUnowned(7, pending.serialized);
+  insert->BindText(5, pending.customer_email, kBorrowed);
+  insert->BindText(6, pending.payment_link_id, kBorrowed);
+  insert->BindBlob(7, pending.serialized, kBorrowed);
   absl::Status inserted = insert->Run();
   if (!inserted.ok()) return inserted;
 
