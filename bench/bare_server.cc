@@ -8,9 +8,9 @@
 // With --sqlite=PATH it first commits each request's body to a SQLite
 // database the way the bridge commits events: WAL mode, synchronous=FULL,
 // the same log VFS, and one writer thread that commits the bodies waiting
-// in one transaction and then wakes each request thread on its own futex
-// word. So the 200 comes only after the body is on disk. The table has one
-// row per body and no index, and nothing is checked, parsed or
+// in one transaction and then wakes each request thread through the
+// store's AppendPromise. So the 200 comes only after the body is on disk. The
+// table has one row per body and no index, and nothing is checked, parsed or
 // deduplicated: the minimum work that cpp-httplib and SQLite need for a
 // durable 200.
 //
@@ -24,14 +24,11 @@
 //            [--checks]]
 // It listens on 127.0.0.1 until SIGTERM or SIGINT.
 #include <httplib.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdint>
@@ -49,6 +46,7 @@
 #include "bench/signed_webhooks.h"
 #include "paymento/bridge/v1/event.pb.h"
 #include "src/normalization/webhook_normalizer.h"
+#include "src/store/event_store.h"
 #include "src/store/sqlite_wal_vfs.h"
 #include "src/verification/secret_set.h"
 #include "src/verification/signature_verifier.h"
@@ -87,43 +85,12 @@ int ParseSmallNumber(const char* text) {
   std::_Exit(1);
 }
 
-// One request thread waiting for its body's commit, on a futex word of its
-// own so that the writer wakes each thread alone.
-class Waiter {
- public:
-  // Sleeps until Wake.
-  void Wait() {
-    uint32_t seen = word_.load(std::memory_order_acquire);
-    while (seen != kCommitted) {
-      if (seen == kPending && !word_.compare_exchange_weak(
-                                  seen, kSleeping, std::memory_order_acquire)) {
-        continue;
-      }
-      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word_),
-              FUTEX_WAIT_PRIVATE, kSleeping, nullptr, nullptr, 0);
-      seen = word_.load(std::memory_order_acquire);
-    }
-  }
-
-  void Wake() {
-    if (word_.exchange(kCommitted, std::memory_order_release) == kSleeping) {
-      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word_),
-              FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
-    }
-  }
-
- private:
-  static constexpr uint32_t kPending = 0;
-  static constexpr uint32_t kSleeping = 1;
-  static constexpr uint32_t kCommitted = 2;
-  std::atomic<uint32_t> word_{kPending};
-};
-
 // Commits rows to one SQLite table in groups. Store returns once the
 // transaction holding the row is committed and synced.
 class GroupCommitter {
  public:
-  // Stores bodies, or with `event_ids` events under unique ids.
+  // Opens `path` for bodies, or with `event_ids` for events under unique
+  // ids.
   GroupCommitter(const std::string& path, bool event_ids)
       : path_(path), event_ids_(event_ids) {
     absl::Status vfs = paymento::bridge::RegisterGatheredWalVfs();
@@ -136,7 +103,9 @@ class GroupCommitter {
     }
     // SQLite opens a file it cannot write read-only, without an error.
     if (sqlite3_db_readonly(db_, "main") != 0) {
-      Fail(path_, "open", "the file is read-only for this process");
+      Fail(path_, "open",
+           "the file is read-only for this process: make it and its "
+           "directory writable by this user");
     }
     std::string mode;
     if (sqlite3_exec(
@@ -185,27 +154,31 @@ class GroupCommitter {
 
   // Stores `data`, under `event_id` when the table has event ids.
   void Store(std::string data, std::string event_id) {
-    Waiter waiter;
+    paymento::bridge::AppendPromise promise;
+    paymento::bridge::AppendFuture committed = promise.get_future();
     bool wake_writer = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      pending_.push_back({std::move(data), std::move(event_id), &waiter});
+      pending_.push_back(
+          {std::move(data), std::move(event_id), std::move(promise)});
       wake_writer = writer_idle_;
       writer_idle_ = false;
     }
     if (wake_writer) work_.notify_one();
-    waiter.Wait();
+    // The writer sets only successes: a failed commit ends the process.
+    committed.get().IgnoreError();
   }
 
  private:
   struct Pending {
     std::string data;
     std::string event_id;
-    Waiter* waiter;
+    paymento::bridge::AppendPromise promise;
   };
 
   void WriterLoop() {
-    // The bridge's name for its writer, so the benchmark finds both.
+    // The bridge's name for its writer, so the benchmark reads the writer
+    // CPU of both the same way.
     pthread_setname_np(pthread_self(), "store-writer");
     std::unique_lock<std::mutex> lock(mu_);
     while (true) {
@@ -217,7 +190,9 @@ class GroupCommitter {
       batch.swap(pending_);
       lock.unlock();
       Commit(batch);
-      for (Pending& item : batch) item.waiter->Wake();
+      for (Pending& item : batch) {
+        item.promise.set_value(paymento::bridge::AppendResult{});
+      }
       lock.lock();
     }
   }

@@ -1,8 +1,9 @@
 // Ingress throughput: signed webhooks, each with a unique event id, over 32
 // keep-alive connections in a closed loop. The load runs first against
 // paymento-bridge, which fsyncs every event before its 200, then with the
-// same client against the bare cpp-httplib server in three forms: with the
-// bridge's checks and a SQLite commit, with the commit alone, and bare. The
+// same client against the bare cpp-httplib server in three forms, in turns
+// that alternate by run: with the bridge's checks and a SQLite commit, with
+// the commit alone, and bare. The
 // bare server's rate is the ceiling of client, HTTP library and loopback on
 // the machine. With the commit, it is the ceiling of a durable 200 with
 // these libraries, and with the checks too, that of the bridge's work.
