@@ -4,8 +4,8 @@
 
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "src/config/listen_check.h"
 
 namespace paymento::bridge {
 namespace {
@@ -82,11 +82,7 @@ absl::Status AdminServer::Start() {
   } else if (server_.bind_to_port(host_, requested_port_)) {
     port_ = requested_port_;
   }
-  if (port_ <= 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen for admin HTTP on ", host_, ":", requested_port_,
-        ": the address is invalid or the port is in use"));
-  }
+  if (port_ <= 0) return ListenFailure("admin HTTP", host_, requested_port_);
   thread_ = std::thread([this] { server_.listen_after_bind(); });
   return absl::OkStatus();
 }

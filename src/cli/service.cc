@@ -2,7 +2,6 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
-
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
@@ -18,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "src/cli/version.h"
 #include "src/config/api_tokens.h"
+#include "src/config/listen_check.h"
 #include "src/logging/log.h"
 #include "src/metrics/grpc_metrics_interceptor.h"
 #include "src/store/store_url.h"
@@ -297,6 +297,13 @@ absl::Status Service::StartGrpc() {
   event_service_ = std::make_unique<EventServiceImpl>(
       environment, subscriptions_.get(), authorizer_.get());
 
+  // gRPC logs lines of its own when a bind fails, so a known cause is
+  // found first and reported as the failure's one line.
+  if (config_.grpc_listen.port != 0) {
+    absl::Status listenable = CheckListenAddress(
+        "gRPC", config_.grpc_listen.host, config_.grpc_listen.port);
+    if (!listenable.ok()) return listenable;
+  }
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config_.grpc_listen.ToString(), GrpcCredentials(),
                            &grpc_port_);
@@ -317,9 +324,8 @@ absl::Status Service::StartGrpc() {
   }
   if (grpc_server_ == nullptr || grpc_port_ == 0) {
     grpc_server_.reset();
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen for gRPC on ", config_.grpc_listen.ToString(),
-        ": the address is invalid or the port is in use"));
+    return ListenFailure("gRPC", config_.grpc_listen.host,
+                         config_.grpc_listen.port);
   }
   // The health service starts SERVING; readiness decides once all is up.
   grpc_server_->GetHealthCheckService()->SetServingStatus(false);

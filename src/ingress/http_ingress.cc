@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "src/config/listen_check.h"
 #include "src/logging/log.h"
 
 namespace paymento::bridge {
@@ -296,11 +297,7 @@ absl::Status HttpIngress::Start() {
   } else if (server_.bind_to_port(options_.host, options_.port)) {
     port_ = options_.port;
   }
-  if (port_ <= 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen for HTTP on ", options_.host, ":", options_.port,
-        ": the address is invalid or the port is in use"));
-  }
+  if (port_ <= 0) return ListenFailure("HTTP", options_.host, options_.port);
   if (!server_.SetListenBacklog(options_.listen_backlog)) {
     logging::Warn("cannot raise the HTTP listen backlog",
                   {{"listen_backlog", absl::StrCat(options_.listen_backlog)},

@@ -1,6 +1,8 @@
 #include "tests/operations/operations_support.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -269,5 +271,19 @@ absl::StatusOr<TestCertificates> GenerateCertificates(
   if (!status.ok()) return status;
   return files;
 }
+
+OccupiedPort::OccupiedPort() {
+  fd_ = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  listen(fd_, 1);
+  socklen_t length = sizeof(address);
+  getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+  port_ = ntohs(address.sin_port);
+}
+
+OccupiedPort::~OccupiedPort() { close(fd_); }
 
 }  // namespace paymento::bridge::test_support

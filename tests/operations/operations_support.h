@@ -69,6 +69,22 @@ grpc::Status GetEvent(v1::EventService::Stub& stub, const std::string& id,
 // when it did not exit normally. Standard output and error go to `output`.
 int RunProgram(const std::vector<std::string>& argv, std::string* output);
 
+// A TCP socket listening on a free loopback port, without SO_REUSEPORT, so
+// that no other process can bind the port while it is open.
+class OccupiedPort {
+ public:
+  OccupiedPort();
+  ~OccupiedPort();
+  OccupiedPort(const OccupiedPort&) = delete;
+  OccupiedPort& operator=(const OccupiedPort&) = delete;
+
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 std::string ReadTextFile(const std::string& path);
 void WriteTextFile(const std::string& path, const std::string& contents);
 

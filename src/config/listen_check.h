@@ -1,0 +1,27 @@
+// Explains why a listener cannot bind its address, so that a start-up
+// failure names the cause instead of listing the possible ones.
+#ifndef PAYMENTO_BRIDGE_SRC_CONFIG_LISTEN_CHECK_H_
+#define PAYMENTO_BRIDGE_SRC_CONFIG_LISTEN_CHECK_H_
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace paymento::bridge {
+
+// Binds a TCP socket to `host`:`port` with SO_REUSEADDR, as the listeners
+// do, and closes it. Returns OK when the bind succeeds, or an error that
+// names the cause: the port in use (Unavailable), an address not on this
+// machine (InvalidArgument), or a port below 1024 without the privilege
+// to bind it (FailedPrecondition).
+absl::Status CheckListenAddress(absl::string_view what, absl::string_view host,
+                                int port);
+
+// Returns the error of a listener whose bind to `host`:`port` failed: the
+// cause CheckListenAddress finds, or Unavailable when the address can be
+// bound again by then.
+absl::Status ListenFailure(absl::string_view what, absl::string_view host,
+                           int port);
+
+}  // namespace paymento::bridge
+
+#endif  // PAYMENTO_BRIDGE_SRC_CONFIG_LISTEN_CHECK_H_
