@@ -39,7 +39,14 @@ for arg in "$@"; do
     --smoke) smoke=1 ;;
     --runs=*) runs="${arg#--runs=}" ;;
     --scenario=*) scenarios+=("${arg#--scenario=}") ;;
-    --build-dir=*) build_dir="${arg#--build-dir=}" ;;
+    --build-dir=*)
+      build_dir="${arg#--build-dir=}"
+      if [[ -z "$build_dir" ]]; then
+        echo "bench.sh: --build-dir= needs a directory, such as" \
+          "--build-dir=build-bench" >&2
+        exit 2
+      fi
+      ;;
     --postgres) postgres=1 ;;
     --postgres=*) postgres=1; postgres_url="${arg#--postgres=}" ;;
     --pause-watch) pause_watch=1 ;;
