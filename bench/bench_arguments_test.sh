@@ -27,7 +27,10 @@ expect 2 'invalid --runs="abc"' --runs=abc
 expect 2 'invalid --scenario="bogus"' --scenario=bogus
 expect 2 '--scenario=disk is given twice' --scenario=disk --scenario=disk
 expect 2 '--build-dir= needs a directory' --build-dir=
-expect 2 'unknown argument "--scenario"' --scenario disk
+expect 2 "--scenario needs its value after '=', as in --scenario=VALUE" \
+  --scenario disk
+expect 2 "--runs needs its value after '='" --runs 3
+expect 2 'unknown argument "--fast"' --fast
 expect 2 '--postgres runs only the ingress and end-to-end scenarios' \
   --postgres --scenario=replay
 expect 1 "$scratch/absent/paymento-bridge is missing" \

@@ -54,6 +54,11 @@ for arg in "$@"; do
       awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
       exit 0
       ;;
+    --runs|--scenario|--build-dir)
+      echo "bench.sh: $arg needs its value after '=', as in $arg=VALUE;" \
+        "see scripts/bench.sh --help" >&2
+      exit 2
+      ;;
     *)
       echo "bench.sh: unknown argument \"$arg\"; see scripts/bench.sh --help" >&2
       exit 2
