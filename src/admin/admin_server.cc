@@ -82,7 +82,7 @@ absl::Status AdminServer::Start() {
   } else if (server_.bind_to_port(host_, requested_port_)) {
     port_ = requested_port_;
   }
-  if (port_ <= 0) return ListenFailure("admin HTTP", host_, requested_port_);
+  if (port_ <= 0) return ListenFailure("admin HTTP", {host_, requested_port_});
   thread_ = std::thread([this] { server_.listen_after_bind(); });
   return absl::OkStatus();
 }

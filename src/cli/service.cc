@@ -297,11 +297,10 @@ absl::Status Service::StartGrpc() {
   event_service_ = std::make_unique<EventServiceImpl>(
       environment, subscriptions_.get(), authorizer_.get());
 
-  // gRPC logs lines of its own when a bind fails, so a known cause is
-  // found first and reported as the failure's one line.
+  // gRPC logs its own error lines when a bind fails, so the address is
+  // checked first and a known cause becomes the failure's only line.
   if (config_.grpc_listen.port != 0) {
-    absl::Status listenable = CheckListenAddress(
-        "gRPC", config_.grpc_listen.host, config_.grpc_listen.port);
+    absl::Status listenable = CheckListenAddress("gRPC", config_.grpc_listen);
     if (!listenable.ok()) return listenable;
   }
   grpc::ServerBuilder builder;
@@ -324,8 +323,7 @@ absl::Status Service::StartGrpc() {
   }
   if (grpc_server_ == nullptr || grpc_port_ == 0) {
     grpc_server_.reset();
-    return ListenFailure("gRPC", config_.grpc_listen.host,
-                         config_.grpc_listen.port);
+    return ListenFailure("gRPC", config_.grpc_listen);
   }
   // The health service starts SERVING; readiness decides once all is up.
   grpc_server_->GetHealthCheckService()->SetServingStatus(false);

@@ -5,22 +5,23 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "src/config/serve_config.h"
 
 namespace paymento::bridge {
 
-// Binds a TCP socket to `host`:`port` with SO_REUSEADDR, as the listeners
-// do, and closes it. Returns OK when the bind succeeds, or an error that
-// names the cause: the port in use (Unavailable), an address not on this
-// machine (InvalidArgument), or a port below 1024 without the privilege
-// to bind it (FailedPrecondition).
-absl::Status CheckListenAddress(absl::string_view what, absl::string_view host,
-                                int port);
+// Binds a TCP socket to `address` with SO_REUSEADDR, as the listeners do,
+// and closes it. Returns OK when the bind succeeds, or an error that names
+// the cause: the port in use (Unavailable), an address not on this machine
+// (InvalidArgument), or a port below 1024 without the privilege to bind it
+// (FailedPrecondition). `what` names the listener in the message.
+absl::Status CheckListenAddress(absl::string_view what,
+                                const ListenAddress& address);
 
-// Returns the error of a listener whose bind to `host`:`port` failed: the
+// Returns the error of a listener whose bind to `address` failed: the
 // cause CheckListenAddress finds, or Unavailable when the address can be
 // bound again by then.
-absl::Status ListenFailure(absl::string_view what, absl::string_view host,
-                           int port);
+absl::Status ListenFailure(absl::string_view what,
+                           const ListenAddress& address);
 
 }  // namespace paymento::bridge
 

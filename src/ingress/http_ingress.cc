@@ -297,7 +297,7 @@ absl::Status HttpIngress::Start() {
   } else if (server_.bind_to_port(options_.host, options_.port)) {
     port_ = options_.port;
   }
-  if (port_ <= 0) return ListenFailure("HTTP", options_.host, options_.port);
+  if (port_ <= 0) return ListenFailure("HTTP", {options_.host, options_.port});
   if (!server_.SetListenBacklog(options_.listen_backlog)) {
     logging::Warn("cannot raise the HTTP listen backlog",
                   {{"listen_backlog", absl::StrCat(options_.listen_backlog)},

@@ -12,13 +12,13 @@ namespace {
 using test_support::OccupiedPort;
 
 TEST(ListenCheckTest, FreeAddressPasses) {
-  EXPECT_TRUE(CheckListenAddress("HTTP", "127.0.0.1", 0).ok());
-  EXPECT_TRUE(CheckListenAddress("HTTP", "localhost", 0).ok());
+  EXPECT_TRUE(CheckListenAddress("HTTP", {"127.0.0.1", 0}).ok());
+  EXPECT_TRUE(CheckListenAddress("HTTP", {"localhost", 0}).ok());
 }
 
 TEST(ListenCheckTest, PortInUseIsUnavailable) {
   OccupiedPort busy;
-  absl::Status status = CheckListenAddress("HTTP", "127.0.0.1", busy.port());
+  absl::Status status = CheckListenAddress("HTTP", {"127.0.0.1", busy.port()});
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(absl::StrContains(
       status.message(),
@@ -30,7 +30,7 @@ TEST(ListenCheckTest, PortInUseIsUnavailable) {
 TEST(ListenCheckTest, ForeignAddressIsInvalid) {
   // 192.0.2.1 is reserved for documentation, so no machine has it. Binding
   // to it sends nothing.
-  absl::Status status = CheckListenAddress("gRPC", "192.0.2.1", 50051);
+  absl::Status status = CheckListenAddress("gRPC", {"192.0.2.1", 50051});
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(
       status.message(),
@@ -40,15 +40,15 @@ TEST(ListenCheckTest, ForeignAddressIsInvalid) {
 }
 
 TEST(ListenCheckTest, IPv6HostInBrackets) {
-  absl::Status status = CheckListenAddress("gRPC", "2001:db8::1", 50051);
+  absl::Status status = CheckListenAddress("gRPC", {"2001:db8::1", 50051});
   EXPECT_FALSE(status.ok());
   EXPECT_TRUE(absl::StrContains(
       status.message(), "cannot listen for gRPC on [2001:db8::1]:50051"))
       << status;
 }
 
-TEST(ListenCheckTest, FailureOnFreeAddressSaysSo) {
-  absl::Status status = ListenFailure("admin HTTP", "127.0.0.1", 0);
+TEST(ListenCheckTest, FreeAddressFailureAsksRestart) {
+  absl::Status status = ListenFailure("admin HTTP", {"127.0.0.1", 0});
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(absl::StrContains(status.message(),
                                 "the address is free now; start again"))
@@ -57,7 +57,7 @@ TEST(ListenCheckTest, FailureOnFreeAddressSaysSo) {
 
 TEST(ListenCheckTest, FailureNamesPortInUse) {
   OccupiedPort busy;
-  absl::Status status = ListenFailure("admin HTTP", "127.0.0.1", busy.port());
+  absl::Status status = ListenFailure("admin HTTP", {"127.0.0.1", busy.port()});
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(absl::StrContains(status.message(), "is in use")) << status;
 }
