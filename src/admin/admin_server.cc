@@ -83,7 +83,7 @@ absl::Status AdminServer::Start() {
     port_ = requested_port_;
   }
   if (port_ <= 0) return ListenFailure("admin HTTP", {host_, requested_port_});
-  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  thread_ = StartListenLoop(server_);
   return absl::OkStatus();
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace paymento::bridge {
 namespace {
@@ -98,6 +99,17 @@ absl::Status ListenFailure(absl::string_view what,
       absl::StrCat(FailurePrefix(what, address),
                    "the bind failed, but the address is free now; start "
                    "again"));
+}
+
+std::thread StartListenLoop(httplib::Server& server) {
+  std::thread loop([&server] { server.listen_after_bind(); });
+  // The loop marks the server running as its first step, so the deadline
+  // only guards against a cpp-httplib that does otherwise.
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (!server.is_running() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Microseconds(100));
+  }
+  return loop;
 }
 
 }  // namespace paymento::bridge

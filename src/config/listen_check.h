@@ -3,6 +3,10 @@
 #ifndef PAYMENTO_BRIDGE_SRC_CONFIG_LISTEN_CHECK_H_
 #define PAYMENTO_BRIDGE_SRC_CONFIG_LISTEN_CHECK_H_
 
+#include <httplib.h>
+
+#include <thread>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "src/config/serve_config.h"
@@ -22,6 +26,11 @@ absl::Status CheckListenAddress(absl::string_view what,
 // bound again by then.
 absl::Status ListenFailure(absl::string_view what,
                            const ListenAddress& address);
+
+// Runs the listen loop of `server`, already bound, on a new thread, and
+// returns the thread once the loop has started. cpp-httplib's stop() does
+// nothing before then, so a stop right after the start would not end it.
+std::thread StartListenLoop(httplib::Server& server);
 
 }  // namespace paymento::bridge
 

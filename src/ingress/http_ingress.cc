@@ -303,7 +303,7 @@ absl::Status HttpIngress::Start() {
                   {{"listen_backlog", absl::StrCat(options_.listen_backlog)},
                    {"error", std::strerror(errno)}});
   }
-  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  thread_ = StartListenLoop(server_);
   return absl::OkStatus();
 }
 

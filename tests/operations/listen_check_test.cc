@@ -1,6 +1,11 @@
 #include "src/config/listen_check.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <future>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -60,6 +65,24 @@ TEST(ListenCheckTest, FailureNamesPortInUse) {
   absl::Status status = ListenFailure("admin HTTP", {"127.0.0.1", busy.port()});
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(absl::StrContains(status.message(), "is in use")) << status;
+}
+
+// A stop right after the start ends the loop. Without the wait for the
+// loop to start, stop() would find the server not running yet.
+TEST(ListenCheckTest, StopRightAfterStartEnds) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    httplib::Server server;
+    ASSERT_GT(server.bind_to_any_port("127.0.0.1"), 0);
+    std::thread loop = StartListenLoop(server);
+    server.stop();
+    std::future<void> joined =
+        std::async(std::launch::async, [&loop] { loop.join(); });
+    bool ended =
+        joined.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+    if (!ended) server.stop();
+    joined.wait();
+    ASSERT_TRUE(ended) << "attempt " << attempt;
+  }
 }
 
 }  // namespace
